@@ -1,0 +1,311 @@
+"""The staging store: zones raw -> validating -> ready | quarantine, with sidecar manifests.
+
+Layout under the data directory::
+
+    staging/tmp/<attempt>/                 in-progress downloads (removed on recovery)
+    staging/<zone>/<table>/exchange=X/symbol=Y/dt=D/part.parquet
+    staging/<zone>/<table>/exchange=X/symbol=Y/dt=D/_manifest.json
+
+A partition moves between zones by renaming its directory (one filesystem, so
+atomic). Every file is written under a temporary name, fsynced, then renamed.
+A crash therefore leaves either the old state or the new one, never half a
+file in ``ready``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from rlx_tui.atomic import TMP_PREFIX, atomic_write_json, fsync_dir
+from rlx_tui.partitions import PartitionKey
+from rlx_tui.validation.findings import Finding
+
+DATA_FILE = "part.parquet"
+SIDECAR = "_manifest.json"
+
+
+class Zone(StrEnum):
+    RAW = "raw"
+    VALIDATING = "validating"
+    READY = "ready"
+    QUARANTINE = "quarantine"
+
+
+def utc_now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def ns_to_iso(value: int | None) -> str | None:
+    if value is None:
+        return None
+    seconds, nanos = divmod(int(value), 1_000_000_000)
+    stamp = dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{nanos:09d}Z"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """Where a partition came from. ``synthetic`` is True for the demo lake."""
+
+    name: str
+    endpoint: str | None
+    bucket: str
+    synthetic: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionManifest:
+    """The sidecar of one partition: everything needed to trust (or distrust) its file."""
+
+    key: PartitionKey
+    zone: Zone
+    source: SourceInfo
+    objects: tuple[dict[str, Any], ...] = ()
+    sha256: str | None = None
+    bytes: int = 0
+    rows: int = 0
+    rows_fetched: int = 0
+    first_ns: int | None = None
+    last_ns: int | None = None
+    attempts: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    findings: tuple[Finding, ...] = ()
+    checks_run: tuple[str, ...] = ()
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    quarantine_reason: str | None = None
+    fetched_at: str | None = None
+    validated_at: str | None = None
+
+    @property
+    def has_data(self) -> bool:
+        return self.sha256 is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "partition": self.key.id,
+            "table": self.key.table,
+            "exchange": self.key.exchange,
+            "symbol": self.key.symbol,
+            "day": self.key.day.isoformat(),
+            "zone": self.zone.value,
+            "source": asdict(self.source),
+            "objects": list(self.objects),
+            "file": DATA_FILE if self.has_data else None,
+            "sha256": self.sha256,
+            "bytes": self.bytes,
+            "rows": self.rows,
+            "rows_fetched": self.rows_fetched,
+            "first_ns": self.first_ns,
+            "last_ns": self.last_ns,
+            "first_time": ns_to_iso(self.first_ns),
+            "last_time": ns_to_iso(self.last_ns),
+            "attempts": self.attempts,
+            "timings": dict(self.timings),
+            "findings": [f.to_dict() for f in self.findings],
+            "checks_run": list(self.checks_run),
+            "thresholds": dict(self.thresholds),
+            "quarantine_reason": self.quarantine_reason,
+            "fetched_at": self.fetched_at,
+            "validated_at": self.validated_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PartitionManifest:
+        return cls(
+            key=PartitionKey.from_id(data["partition"]),
+            zone=Zone(data["zone"]),
+            source=SourceInfo(**data["source"]),
+            objects=tuple(data.get("objects") or ()),
+            sha256=data.get("sha256"),
+            bytes=int(data.get("bytes") or 0),
+            rows=int(data.get("rows") or 0),
+            rows_fetched=int(data.get("rows_fetched") or 0),
+            first_ns=data.get("first_ns"),
+            last_ns=data.get("last_ns"),
+            attempts=int(data.get("attempts") or 0),
+            timings=dict(data.get("timings") or {}),
+            findings=tuple(Finding.from_dict(f) for f in data.get("findings") or ()),
+            checks_run=tuple(data.get("checks_run") or ()),
+            thresholds=dict(data.get("thresholds") or {}),
+            quarantine_reason=data.get("quarantine_reason"),
+            fetched_at=data.get("fetched_at"),
+            validated_at=data.get("validated_at"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneStats:
+    partitions: int = 0
+    bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStatus:
+    """Counts and bytes per zone, and what is in quarantine and why."""
+
+    zones: dict[Zone, ZoneStats]
+    quarantined: tuple[tuple[PartitionKey, str], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "zones": {z.value: {"partitions": s.partitions, "bytes": s.bytes} for z, s in self.zones.items()},
+            "quarantined": [{"partition": k.id, "reason": r} for k, r in self.quarantined],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryReport:
+    temp_removed: int
+    to_revalidate: tuple[PartitionKey, ...]
+
+
+class StagingStore:
+    """Zones, atomic moves and sidecars under ``<data_dir>/staging``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.root = self.data_dir / "staging"
+        self.tmp_root = self.root / "tmp"
+
+    # -- paths ---------------------------------------------------------------
+    def zone_dir(self, zone: Zone) -> Path:
+        return self.root / zone.value
+
+    def partition_dir(self, zone: Zone, key: PartitionKey) -> Path:
+        path = (self.zone_dir(zone) / key.rel_dir).resolve()
+        if not path.is_relative_to(self.zone_dir(zone).resolve()):
+            raise ValueError(f"partition {key.id} resolves outside the data directory")
+        return path
+
+    def data_path(self, zone: Zone, key: PartitionKey) -> Path:
+        return self.partition_dir(zone, key) / DATA_FILE
+
+    def ensure_layout(self) -> None:
+        for zone in Zone:
+            self.zone_dir(zone).mkdir(parents=True, exist_ok=True)
+        self.tmp_root.mkdir(parents=True, exist_ok=True)
+
+    # -- writing ---------------------------------------------------------------
+    def new_attempt_dir(self, key: PartitionKey) -> Path:
+        """A fresh private directory for one fetch attempt; nothing outside sees it."""
+        name = f"{key.id.replace('/', '_')}-{uuid.uuid4().hex[:10]}"
+        path = self.tmp_root / name
+        path.mkdir(parents=True)
+        return path
+
+    def write_manifest(self, directory: Path, manifest: PartitionManifest) -> None:
+        atomic_write_json(directory / SIDECAR, manifest.to_dict())
+
+    def publish(self, attempt_dir: Path, manifest: PartitionManifest) -> PartitionManifest:
+        """Move a completed attempt directory into ``manifest.zone`` (one rename)."""
+        self.write_manifest(attempt_dir, manifest)
+        target = self.partition_dir(manifest.zone, manifest.key)
+        self._replace_dir(attempt_dir, target)
+        return manifest
+
+    def move(self, manifest: PartitionManifest, zone: Zone, **changes: Any) -> PartitionManifest:
+        """Move a partition from its current zone to ``zone``, updating its sidecar first."""
+        source_dir = self.partition_dir(manifest.zone, manifest.key)
+        moved = replace(manifest, zone=zone, **changes)
+        self.write_manifest(source_dir, moved)
+        if zone != manifest.zone:
+            self._replace_dir(source_dir, self.partition_dir(zone, manifest.key))
+        return moved
+
+    def _replace_dir(self, source: Path, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            graveyard = self.tmp_root / f"{TMP_PREFIX}old-{uuid.uuid4().hex[:10]}"
+            self.tmp_root.mkdir(parents=True, exist_ok=True)
+            os.rename(target, graveyard)
+            os.rename(source, target)
+            shutil.rmtree(graveyard, ignore_errors=True)
+        else:
+            os.rename(source, target)
+        fsync_dir(target.parent)
+
+    def remove(self, manifest: PartitionManifest) -> None:
+        """Delete a partition from its zone (used to re-queue a quarantined one)."""
+        shutil.rmtree(self.partition_dir(manifest.zone, manifest.key), ignore_errors=True)
+
+    def discard_attempt(self, attempt_dir: Path) -> None:
+        shutil.rmtree(attempt_dir, ignore_errors=True)
+
+    # -- reading -----------------------------------------------------------------
+    def read_manifest(self, zone: Zone, key: PartitionKey) -> PartitionManifest | None:
+        path = self.partition_dir(zone, key) / SIDECAR
+        try:
+            return PartitionManifest.from_dict(json.loads(path.read_text()))
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def find(self, key: PartitionKey) -> PartitionManifest | None:
+        """The partition's manifest in whichever zone holds it (ready first)."""
+        for zone in (Zone.READY, Zone.QUARANTINE, Zone.VALIDATING, Zone.RAW):
+            manifest = self.read_manifest(zone, key)
+            if manifest is not None:
+                return manifest
+        return None
+
+    def iter_zone(self, zone: Zone) -> Iterator[PartitionManifest]:
+        """Every partition with a readable sidecar in ``zone``, sorted by path."""
+        base = self.zone_dir(zone)
+        if not base.exists():
+            return
+        for sidecar in sorted(base.glob(f"*/exchange=*/symbol=*/dt=*/{SIDECAR}")):
+            try:
+                manifest = PartitionManifest.from_dict(json.loads(sidecar.read_text()))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if manifest.zone is zone:
+                yield manifest
+
+    def ready_manifests(self) -> dict[PartitionKey, PartitionManifest]:
+        return {m.key: m for m in self.iter_zone(Zone.READY)}
+
+    def status(self) -> StoreStatus:
+        zones: dict[Zone, ZoneStats] = {}
+        quarantined: list[tuple[PartitionKey, str]] = []
+        for zone in Zone:
+            count = size = 0
+            for manifest in self.iter_zone(zone):
+                count += 1
+                size += manifest.bytes
+                if zone is Zone.QUARANTINE:
+                    quarantined.append((manifest.key, manifest.quarantine_reason or "no reason recorded"))
+            zones[zone] = ZoneStats(count, size)
+        return StoreStatus(zones=zones, quarantined=tuple(quarantined))
+
+    # -- recovery ------------------------------------------------------------------
+    def recover(self) -> RecoveryReport:
+        """Remove temporary files and attempts; list partitions left in raw or validating."""
+        self.ensure_layout()
+        removed = 0
+        for entry in list(self.tmp_root.iterdir()):
+            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+            removed += 1
+        for zone in Zone:
+            for tmp in self.zone_dir(zone).rglob(f"{TMP_PREFIX}*"):
+                tmp.unlink(missing_ok=True)
+                removed += 1
+        pending = [m.key for zone in (Zone.RAW, Zone.VALIDATING) for m in self.iter_zone(zone)]
+        return RecoveryReport(temp_removed=removed, to_revalidate=tuple(sorted(pending)))
+
+
+def free_bytes(path: Path) -> int:
+    """Free space on the filesystem holding ``path`` (or its nearest existing parent)."""
+    probe = Path(path)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
