@@ -113,7 +113,9 @@ def parse_object_key(key: str, prefix: str = "") -> tuple[PartitionKey, str]:
         raise KeyParseError(f"unexpected object name {filename!r} in {key!r}")
     try:
         parsed_day = dt.date.fromisoformat(day.removeprefix("dt="))
-        pkey = PartitionKey(table, exchange.removeprefix("exchange="), symbol.removeprefix("symbol="), parsed_day)
+        pkey = PartitionKey(
+            table, exchange.removeprefix("exchange="), symbol.removeprefix("symbol="), parsed_day
+        )
     except ValueError as exc:
         raise KeyParseError(f"{exc} in {key!r}") from exc
     return pkey, filename

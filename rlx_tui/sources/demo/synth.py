@@ -88,7 +88,14 @@ def _trades(rng: np.random.Generator, symbol: str, day: dt.date, rows: int) -> p
     ids = first_id + np.cumsum(rng.integers(1, 3, rows))
     side = np.where(rng.random(rows) < 0.5, "buy", "sell")
     return pa.Table.from_arrays(
-        [pa.array(side), pa.array(amount), pa.array(price), pa.array(ids), pa.array(origin), pa.array(received)],
+        [
+            pa.array(side),
+            pa.array(amount),
+            pa.array(price),
+            pa.array(ids),
+            pa.array(origin),
+            pa.array(received),
+        ],
         schema=RAW_SCHEMAS["trades"],
     )
 
@@ -129,7 +136,14 @@ def _book_delta_v2(rng: np.random.Generator, symbol: str, day: dt.date, rows: in
     new_message = rng.random(rows) < 0.6
     seq = day.toordinal() * 1_000_000_000 + np.cumsum(new_message)
     return pa.Table.from_arrays(
-        [pa.array(is_bid), pa.array(price), pa.array(size), pa.array(seq), pa.array(origin), pa.array(received)],
+        [
+            pa.array(is_bid),
+            pa.array(price),
+            pa.array(size),
+            pa.array(seq),
+            pa.array(origin),
+            pa.array(received),
+        ],
         schema=RAW_SCHEMAS["book_delta_v2"],
     )
 
@@ -153,5 +167,7 @@ def row_group_rows(table: str) -> int:
 def encode_parquet(data: pa.Table, table: str) -> bytes:
     """Deterministic snappy parquet bytes for one object."""
     sink = io.BytesIO()
-    pq.write_table(data, sink, compression="snappy", row_group_size=row_group_rows(table), write_statistics=True)
+    pq.write_table(
+        data, sink, compression="snappy", row_group_size=row_group_rows(table), write_statistics=True
+    )
     return sink.getvalue()
