@@ -76,6 +76,7 @@ class Retrying(Event):
     attempt: int
     cause: str
     delay: float
+    ceiling: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,7 @@ class RunFinished(Event):
     counts: dict[str, int]
     stopped: bool
     fatal: str | None = None
+    fatal_kind: str | None = None  # "access denied", "disk full", "plan", ... (see ErrorKind)
     retries: int = 0
     seconds: float = 0.0
 

@@ -1,0 +1,630 @@
+"""rlx-tui's command line: no sub-command opens the dashboard; sub-commands run headless.
+
+Exit codes (also in ``--help`` and the README):
+  0  success
+  1  unexpected internal error (a bug: see the log file)
+  2  bad usage or bad input (flags, dates, names, .env, data directory)
+  3  connection or credentials failure
+  4  incomplete: partitions failed, quarantined or missing; certificate refused
+  5  certificate verification failed
+  6  not enough disk space
+  130 interrupted (Ctrl-C); the next run resumes
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+from loguru import logger
+
+from rlx_tui import __version__
+from rlx_tui.partitions import KNOWN_TABLES, PartitionKey, Request, Waiver, check_name
+from rlx_tui.settings import Settings, SettingsError, load_settings, redact
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_CONNECTION = 3
+EXIT_INCOMPLETE = 4
+EXIT_VERIFY = 5
+EXIT_DISK = 6
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES_HELP = """exit codes:
+  0    success
+  1    unexpected internal error (see data/logs/rlx-tui.log)
+  2    bad usage or bad input (flags, dates, names, .env, data directory)
+  3    connection or credentials failure
+  4    incomplete: partitions failed, quarantined or missing; certificate refused
+  5    certificate verification failed
+  6    not enough disk space
+  130  interrupted (Ctrl-C); the next run resumes where this one stopped
+"""
+
+
+class CliError(Exception):
+    """A one-line message and an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# -- parsing -------------------------------------------------------------------------
+def _iso_date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2024-01-31") from None
+
+
+def _name_list(kind: str) -> Callable[[str], tuple[str, ...]]:
+    def parse(value: str) -> tuple[str, ...]:
+        names = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+        if not names:
+            raise argparse.ArgumentTypeError(f"no {kind} given")
+        for name in names:
+            try:
+                check_name(kind, name)
+            except ValueError as exc:
+                raise argparse.ArgumentTypeError(str(exc)) from None
+        return names
+
+    return parse
+
+
+def _workers(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if number not in (1, 2):
+        raise argparse.ArgumentTypeError(
+            f"{number} workers refused: Crypto Lake asks lakeapi users for at most 2 (use 1 or 2)"
+        )
+    return number
+
+
+def _common(parser: argparse.ArgumentParser, request: bool = True) -> None:
+    group = parser.add_argument_group("source and storage")
+    group.add_argument("--source", choices=("lake", "sample", "demo"), help="where data comes from")
+    group.add_argument("--data-dir", type=Path, help="data directory (default: ./data)")
+    group.add_argument("--endpoint-url", help="S3 endpoint URL (private mirror, or a running demo lake)")
+    group.add_argument("--env-file", type=Path, default=Path(".env"), help="credentials file (default: .env)")
+    group.add_argument("--workers", type=_workers, help="concurrent downloads, 1 or 2 (default 2)")
+    group.add_argument("--log-level", help="log file level: DEBUG, INFO, WARNING, ERROR")
+    group.add_argument("--json", action="store_true", help="machine-readable output")
+    if request:
+        req = parser.add_argument_group("request (end date inclusive)")
+        req.add_argument(
+            "--tables", type=_name_list("table"), help="comma list (default: trades,book,book_delta_v2)"
+        )
+        req.add_argument("--symbols", type=_name_list("symbol"), help="comma list (default: BTC-USDT)")
+        req.add_argument("--exchanges", type=_name_list("exchange"), help="comma list (default: BINANCE)")
+        req.add_argument("--start", type=_iso_date, help="first UTC day, YYYY-MM-DD")
+        req.add_argument("--end", type=_iso_date, help="last UTC day, YYYY-MM-DD, inclusive")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rlx-tui",
+        description="Acquire Crypto Lake market data, validate every file and certify the data set. "
+        "Without a command, opens the dashboard.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"rlx-tui {__version__}")
+    _common(parser, request=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, help_text: str, request: bool = True) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=EXIT_CODES_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _common(sub, request=request)
+        return sub
+
+    add("test-connection", "check that the source answers and accepts the credentials", request=False)
+    add("list-inventory", "list what the source holds for the request, with sizes and states")
+    download = add("download", "fetch, validate and stage every partition of the request")
+    download.add_argument("--dry-run", action="store_true", help="print the plan, touch nothing")
+    download.add_argument("--force", action="store_true", help="start even if free disk looks too small")
+    download.add_argument(
+        "--retry-quarantined", action="store_true", help="fetch quarantined partitions again"
+    )
+    add("validate", "re-validate staged partitions (all, or those matching the filters)")
+    add("status", "zone counts, bytes, quarantine reasons and (with a range) the remaining work")
+    certify = add("certify", "issue a data readiness certificate for the request (or say what blocks it)")
+    certify.add_argument(
+        "--waive",
+        action="append",
+        default=[],
+        metavar="PARTITION=REASON",
+        help="exclude a day missing at the source, e.g. 'trades/BINANCE/BTC-USDT/2024-01-03=exchange outage'",
+    )
+    certify.add_argument("--by", default=None, help="who grants the waivers (default: your user name)")
+    certify.add_argument("--signing-key", type=Path, help="ed25519 private key (PEM) to sign with")
+    verify = add(
+        "verify",
+        "verify a certificate: signature, completeness (complete) and checksums (valid)",
+        request=False,
+    )
+    verify.add_argument("certificate", type=Path, help="path to a cert-*.json file")
+    verify.add_argument("--fingerprint", help="the signing key fingerprint you trust")
+    return parser
+
+
+# -- helpers ----------------------------------------------------------------------------
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        "source": args.source,
+        "data_dir": args.data_dir,
+        "endpoint_url": args.endpoint_url,
+        "workers": args.workers,
+        "log_level": args.log_level,
+    }
+    settings = load_settings(env_file=args.env_file, overrides=overrides)
+    _check_data_dir(settings.data_dir)
+    return settings
+
+
+def _check_data_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(
+            f"data directory {path} cannot be created ({exc.strerror}): choose another --data-dir"
+        ) from None
+    if not path.is_dir():
+        raise CliError(f"data directory {path} is not a directory: choose another --data-dir")
+    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
+        raise CliError(f"data directory {path} is not readable and writable: fix its permissions")
+
+
+def _request(args: argparse.Namespace, waivers: tuple[Waiver, ...] = ()) -> Request:
+    from rlx_tui.service import RequestError, check_dates
+
+    if args.start is None or args.end is None:
+        raise CliError(
+            "--start and --end are required (ISO dates, end inclusive), e.g. --start 2024-01-01 --end 2024-01-03"
+        )
+    try:
+        check_dates(args.start, args.end)
+    except RequestError as exc:
+        raise CliError(str(exc)) from None
+    for table in args.tables or ():
+        if table not in KNOWN_TABLES and not table.replace("_", "").isalnum():
+            raise CliError(f"unknown table {table!r}")
+    return Request(
+        tables=args.tables or KNOWN_TABLES,
+        exchanges=args.exchanges or ("BINANCE",),
+        symbols=args.symbols or ("BTC-USDT",),
+        start=args.start,
+        end=args.end,
+        waivers=waivers,
+    )
+
+
+def _emit_json(payload: Any) -> None:
+    print(json.dumps(payload, indent=2, sort_keys=True, default=str))
+
+
+def _source_failure(exc: Exception) -> CliError:
+    from rlx_tui.sources.base import ErrorKind, SourceError
+
+    if isinstance(exc, SourceError):
+        if exc.kind is ErrorKind.DISK_FULL:
+            return CliError(exc.cause + ": free space or choose another --data-dir", EXIT_DISK)
+        return CliError(f"{exc.cause}", EXIT_CONNECTION)
+    return CliError(str(exc), EXIT_CONNECTION)
+
+
+# -- commands ---------------------------------------------------------------------------
+def cmd_test_connection(args: argparse.Namespace, settings: Settings) -> int:
+    from rlx_tui.service import open_workspace
+    from rlx_tui.sources.base import SourceError
+
+    with open_workspace(settings) as ws:
+        try:
+            message = ws.source.check_connection()
+        except SourceError as exc:
+            raise _source_failure(exc) from None
+        if args.json:
+            _emit_json({"ok": True, "source": settings.source, "message": message})
+        else:
+            print(message)
+    return EXIT_OK
+
+
+def _listing_and_check(ws: Any, request: Request) -> Any:
+    from rlx_tui.service import RequestError
+    from rlx_tui.sources.base import SourceError
+
+    try:
+        listing = ws.listing(request)
+    except SourceError as exc:
+        raise _source_failure(exc) from None
+    try:
+        ws.check_request(request, listing)
+    except RequestError as exc:
+        raise CliError(str(exc)) from None
+    return listing
+
+
+def _print_plan(plan: Any, as_json: bool, synthetic: bool) -> None:
+    from rlx_tui.headless import human_bytes, human_seconds
+
+    if as_json:
+        _emit_json(
+            {
+                "request": plan.request.to_dict(),
+                "synthetic": synthetic,
+                "summary": plan.summary(),
+                "partitions": [
+                    {
+                        "partition": p.key.id,
+                        "state": p.state.value,
+                        "expected_bytes": p.expected_bytes,
+                        "bytes": p.bytes,
+                        "rows": p.rows,
+                        "reason": p.reason,
+                    }
+                    for p in plan.items
+                ],
+            }
+        )
+        return
+    if synthetic:
+        print("SYNTHETIC: demo lake data, not real market data")
+    for p in plan.items:
+        size = human_bytes(p.bytes or p.expected_bytes)
+        note = f"  ({p.reason})" if p.reason else ""
+        print(f"{p.key.id:<48} {p.state.value:<18} {size:>10}{note}")
+    summary = plan.summary()
+    states = ", ".join(f"{v} {k}" for k, v in sorted(summary["states"].items()))
+    print(
+        f"{summary['partitions']} partitions ({states}); to fetch: {summary['to_fetch']}, "
+        f"~{human_bytes(plan.expected_bytes)}, ~{human_seconds(plan.expected_seconds)}"
+    )
+
+
+def cmd_list_inventory(args: argparse.Namespace, settings: Settings) -> int:
+    from rlx_tui.engine.plan import PlanError
+    from rlx_tui.service import open_workspace
+
+    request = _request(args)
+    with open_workspace(settings) as ws:
+        listing = _listing_and_check(ws, request)
+        try:
+            plan = ws.engine().plan(request, listing)
+        except PlanError as exc:
+            raise CliError(str(exc)) from None
+        _print_plan(plan, args.json, ws.source.info.synthetic)
+    return EXIT_OK
+
+
+def cmd_download(args: argparse.Namespace, settings: Settings) -> int:
+    from rlx_tui.engine.events import Event, RunFinished
+    from rlx_tui.engine.plan import PlanError
+    from rlx_tui.headless import JsonPrinter, PlainPrinter, RichProgress
+    from rlx_tui.service import open_workspace
+
+    request = _request(args)
+    with open_workspace(settings) as ws:
+        listing = _listing_and_check(ws, request)
+        if args.dry_run:
+            try:
+                plan = ws.engine().plan(request, listing)
+            except PlanError as exc:
+                raise CliError(str(exc)) from None
+            _print_plan(plan, args.json, ws.source.info.synthetic)
+            return EXIT_OK
+        engine = ws.engine(force_disk=args.force)
+        if args.json:
+            printer: Any = JsonPrinter()
+        elif sys.stdout.isatty():
+            printer = RichProgress()
+        else:
+            printer = PlainPrinter()
+        interrupted = False
+
+        async def main() -> RunFinished:
+            nonlocal interrupted
+            send, receive = anyio.create_memory_object_stream[Event](1000)
+
+            async def consume() -> None:
+                async with receive:
+                    async for event in receive:
+                        printer(event)
+
+            async def watch_signals(scope: anyio.CancelScope) -> None:
+                nonlocal interrupted
+                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    async for _ in signals:
+                        interrupted = True
+                        logger.warning("interrupted: stopping, in-flight partitions are cleaned up")
+                        engine.stop(abort=True)
+                        break
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(consume)
+                tg.start_soon(watch_signals, tg.cancel_scope)
+                result = await engine.run(
+                    request, send, retry_quarantined=args.retry_quarantined, listing=listing
+                )
+                tg.cancel_scope.cancel()
+            return result
+
+        try:
+            finished = anyio.run(main)
+        finally:
+            printer.close()
+    if interrupted:
+        print("interrupted: nothing partial was kept; run the same command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if finished.fatal:
+        codes = {"disk full": EXIT_DISK, "plan": EXIT_USAGE}
+        print(f"rlx-tui: {finished.fatal}", file=sys.stderr)
+        return codes.get(finished.fatal_kind or "", EXIT_CONNECTION)
+    bad = {k: v for k, v in finished.counts.items() if k not in ("ready",)}
+    if bad:
+        return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
+def _filters(args: argparse.Namespace) -> Callable[[PartitionKey], bool]:
+    def keep(key: PartitionKey) -> bool:
+        return (
+            (not args.tables or key.table in args.tables)
+            and (not args.symbols or key.symbol in args.symbols)
+            and (not args.exchanges or key.exchange in args.exchanges)
+            and (args.start is None or key.day >= args.start)
+            and (args.end is None or key.day <= args.end)
+        )
+
+    return keep
+
+
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from rlx_tui.engine.filing import validate_and_file
+    from rlx_tui.staging import StagingStore, Zone
+
+    store = StagingStore(settings.data_dir)
+    store.recover()
+    keep = _filters(args)
+    results = []
+    for zone in (Zone.RAW, Zone.VALIDATING, Zone.READY, Zone.QUARANTINE):
+        for manifest in list(store.iter_zone(zone)):
+            if not keep(manifest.key) or not manifest.has_data:
+                continue
+            filed = validate_and_file(store, manifest)
+            results.append((manifest.zone, filed))
+            if not args.json:
+                moved = f"{manifest.zone.value} -> {filed.zone.value}"
+                reason = f": {filed.quarantine_reason}" if filed.quarantine_reason else ""
+                print(f"{filed.key.id:<48} {moved}{reason}")
+    quarantined = [f for _, f in results if f.zone is Zone.QUARANTINE]
+    if args.json:
+        _emit_json(
+            {
+                "validated": len(results),
+                "ready": len(results) - len(quarantined),
+                "quarantined": [{"partition": f.key.id, "reason": f.quarantine_reason} for f in quarantined],
+                "moves": [{"partition": f.key.id, "from": z.value, "to": f.zone.value} for z, f in results],
+            }
+        )
+    else:
+        print(
+            f"validated {len(results)} partition(s): {len(results) - len(quarantined)} ready, "
+            f"{len(quarantined)} quarantined"
+        )
+    return EXIT_INCOMPLETE if quarantined else EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from rlx_tui.engine.plan import PlanError
+    from rlx_tui.headless import human_bytes
+    from rlx_tui.service import open_workspace
+    from rlx_tui.staging import StagingStore
+
+    store = StagingStore(settings.data_dir)
+    status = store.status()
+    plan_summary = None
+    if args.start is not None or args.end is not None:
+        request = _request(args)
+        with open_workspace(settings) as ws:
+            listing = _listing_and_check(ws, request)
+            try:
+                plan_summary = ws.engine().plan(request, listing).summary()
+            except PlanError as exc:
+                raise CliError(str(exc)) from None
+    if args.json:
+        payload = status.to_dict()
+        payload["data_dir"] = str(settings.data_dir)
+        if plan_summary is not None:
+            payload["plan"] = plan_summary
+        _emit_json(payload)
+        return EXIT_OK
+    print(f"data directory: {settings.data_dir}")
+    for zone, stats in status.zones.items():
+        print(f"  {zone.value:<11} {stats.partitions:>6} partitions {human_bytes(stats.bytes):>12}")
+    if status.quarantined:
+        print("quarantined:")
+        for key, reason in status.quarantined:
+            print(f"  {key.id}: {reason}")
+    if plan_summary is not None:
+        states = ", ".join(f"{v} {k}" for k, v in sorted(plan_summary["states"].items()))
+        print(
+            f"request: {plan_summary['partitions']} partitions ({states}); remaining to fetch: "
+            f"{plan_summary['to_fetch']} (~{human_bytes(plan_summary['expected_bytes'])})"
+        )
+    return EXIT_OK
+
+
+def _parse_waivers(values: Sequence[str], by: str | None) -> tuple[Waiver, ...]:
+    who = by or getpass.getuser()
+    waivers = []
+    for value in values:
+        partition, sep, reason = value.partition("=")
+        if not sep or not reason.strip():
+            raise CliError(
+                f"--waive {value!r}: use PARTITION=REASON, e.g. trades/BINANCE/BTC-USDT/2024-01-03=outage"
+            )
+        try:
+            PartitionKey.from_id(partition.strip())
+        except ValueError as exc:
+            raise CliError(f"--waive: {exc}") from None
+        waivers.append(Waiver(partition.strip(), reason.strip(), who))
+    return tuple(waivers)
+
+
+def cmd_certify(args: argparse.Namespace, settings: Settings) -> int:
+    from rlx_tui.certificate import CertificateRefused, issue_certificate
+    from rlx_tui.service import open_workspace
+
+    request = _request(args, _parse_waivers(args.waive, args.by))
+    with open_workspace(settings) as ws:
+        listing = _listing_and_check(ws, request)
+        missing = [k for k in request.partitions() if k not in listing.objects]
+        try:
+            issued = issue_certificate(
+                settings.data_dir,
+                request,
+                ws.source.info,
+                missing_at_source=missing,
+                signing_key_path=args.signing_key,
+            )
+        except CertificateRefused as exc:
+            if args.json:
+                _emit_json(
+                    {
+                        "issued": False,
+                        "blockers": [
+                            {"kind": b.kind, "partition": b.partition_id, "reason": b.reason}
+                            for b in exc.blockers
+                        ],
+                    }
+                )
+            else:
+                print(f"certificate refused:\n{exc}", file=sys.stderr)
+            return EXIT_INCOMPLETE
+    if args.json:
+        _emit_json(
+            {
+                "issued": True,
+                "id": issued.id,
+                "json_path": str(issued.json_path),
+                "text_path": str(issued.text_path),
+                "digest": issued.digest,
+                "fingerprint": issued.fingerprint,
+                "partitions": issued.partitions,
+                "total_bytes": issued.total_bytes,
+                "synthetic": issued.synthetic,
+            }
+        )
+    else:
+        print(issued.summary)
+        print(f"written: {issued.json_path}")
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from rlx_tui.certificate import verify_certificate
+
+    if not args.certificate.is_file():
+        raise CliError(f"certificate {args.certificate} not found: give the path to a cert-*.json file")
+    report = verify_certificate(args.certificate, settings.data_dir, trusted_fingerprint=args.fingerprint)
+    if args.json:
+        _emit_json(
+            {
+                "passed": report.passed,
+                "complete": report.complete,
+                "valid": report.valid,
+                "signature_ok": report.signature_ok,
+                "digest_ok": report.digest_ok,
+                "modified": report.modified,
+                "missing": report.missing,
+                "unexpected": report.unexpected,
+                "problems": report.problems,
+                "checked_files": report.checked_files,
+            }
+        )
+    else:
+        verdict = "PASS" if report.passed else "FAIL"
+        print(
+            f"{verdict}: complete={report.complete} valid={report.valid} "
+            f"signature={'ok' if report.signature_ok else 'BAD'} ({report.checked_files} files checked)"
+        )
+        for problem in report.problems:
+            print(f"  {problem}")
+    return EXIT_OK if report.passed else EXIT_VERIFY
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "test-connection": cmd_test_connection,
+    "list-inventory": cmd_list_inventory,
+    "download": cmd_download,
+    "validate": cmd_validate,
+    "status": cmd_status,
+    "certify": cmd_certify,
+    "verify": cmd_verify,
+}
+
+
+def run_tui(settings: Settings) -> int:
+    from rlx_tui.tui.app import run_app
+
+    return run_app(settings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rlx-tui`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    secrets: tuple[str, ...] = ()
+    try:
+        settings = _settings(args)
+        secrets = settings.secrets
+        from rlx_tui.logs import setup_logging
+
+        setup_logging(settings.data_dir, settings.log_level, secrets)
+        for notice in settings.notices:
+            print(notice, file=sys.stderr)
+        if args.command is None:
+            return run_tui(settings)
+        return COMMANDS[args.command](args, settings)
+    except SettingsError as exc:
+        print(f"rlx-tui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CliError as exc:
+        print(f"rlx-tui: {redact(str(exc), secrets)}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        logger.exception("unexpected error")
+        print(
+            f"rlx-tui: unexpected error ({type(exc).__name__}: {redact(str(exc), secrets)[:200]}); "
+            "details in data/logs/rlx-tui.log",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,550 @@
+"""The acquisition engine: at most two partitions in flight, retry with backoff, events out.
+
+Each partition: fetch (in a worker thread, into a private attempt directory,
+under a deadline) -> publish to ``raw`` -> validate -> ``ready`` or
+``quarantine``. Transient failures are retried with exponential backoff and
+full jitter; permanent ones end the partition with a cause; fatal ones
+(credentials refused, disk full) stop the run. Everything the outside learns
+arrives as events on an anyio memory object stream.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+import anyio
+import anyio.to_thread
+from anyio.abc import ObjectSendStream
+from loguru import logger
+
+from rlx_tui.engine.events import (
+    Downloaded,
+    Event,
+    PartitionFailed,
+    PartitionStarted,
+    PartitionState,
+    PlannedPartition,
+    PlanReady,
+    RecoveryDone,
+    Retrying,
+    RunFinished,
+    RunStateChanged,
+    Throughput,
+    Validated,
+    ValidationStarted,
+)
+from rlx_tui.engine.filing import Validator, validate_and_file
+from rlx_tui.engine.plan import Plan, PlanError, build_plan
+from rlx_tui.engine.rate import RateMeter
+from rlx_tui.partitions import PartitionKey, Request
+from rlx_tui.settings import RetryPolicy
+from rlx_tui.sources.base import Cancelled, ErrorKind, Listing, Source, SourceError, classify
+from rlx_tui.staging import PartitionManifest, StagingStore, Zone, free_bytes, utc_now_iso
+from rlx_tui.validation import DEFAULT_THRESHOLDS, Thresholds, validate_partition
+
+DISK_MARGIN = 1.10  # ask for 10 % more than the plan expects
+
+
+class RunRefused(Exception):
+    """The run cannot start; the message is the one line to show, ``kind`` says why."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def backoff_delay(policy: RetryPolicy, attempt: int, rng: random.Random) -> tuple[float, float]:
+    """Full jitter: a delay drawn uniformly from [0, min(cap, base * 2**(attempt-1))]."""
+    ceiling = policy.ceiling(attempt)
+    return rng.uniform(0.0, ceiling), ceiling
+
+
+class Engine:
+    """Turns a request into ready, verified partitions, reporting through events."""
+
+    def __init__(
+        self,
+        source: Source,
+        store: StagingStore,
+        *,
+        workers: int = 2,
+        retry: RetryPolicy | None = None,
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        validator: Validator = validate_partition,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        rng: random.Random | None = None,
+        tick_seconds: float = 0.5,
+        force_disk: bool = False,
+    ) -> None:
+        if not 1 <= workers <= 2:
+            raise ValueError("workers must be 1 or 2")
+        self.source = source
+        self.store = store
+        self.workers = workers
+        self.retry = retry or RetryPolicy()
+        self.thresholds = thresholds
+        self.validator = validator
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.tick_seconds = tick_seconds
+        self.force_disk = force_disk
+        # instrumentation, read by tests and the benchmark
+        self.in_flight: dict[PartitionKey, tuple[int, float, int]] = {}
+        self.max_in_flight = 0
+        self.fetched: list[PartitionKey] = []
+        self.retries = 0
+        self.failures = 0
+        # control
+        self._unpaused = anyio.Event()
+        self._unpaused.set()
+        self._stop_requested = anyio.Event()
+        self._abort_scope: anyio.CancelScope | None = None
+        self._fatal: str | None = None
+        self._fatal_kind: str | None = None
+        self._send: ObjectSendStream[Event] | None = None
+        self._meter = RateMeter()
+        self._states: dict[PartitionKey, PartitionState] = {}
+        self._listing: Listing | None = None
+
+    # -- control (call from the event loop's thread) ------------------------------
+    @property
+    def paused(self) -> bool:
+        return not self._unpaused.is_set()
+
+    def pause(self) -> None:
+        if not self.paused:
+            self._unpaused = anyio.Event()
+            self._emit_nowait(RunStateChanged(time.monotonic(), "paused"))
+
+    def resume(self) -> None:
+        if self.paused:
+            self._unpaused.set()
+            self._emit_nowait(RunStateChanged(time.monotonic(), "running"))
+
+    def stop(self, abort: bool = False) -> None:
+        """Stop taking new partitions; ``abort`` also abandons those in flight (cleaned up)."""
+        self._stop_requested.set()
+        self._unpaused.set()
+        self._emit_nowait(RunStateChanged(time.monotonic(), "stopping"))
+        if abort and self._abort_scope is not None:
+            self._abort_scope.cancel()
+
+    # -- planning (blocking: call in a thread) --------------------------------------
+    def recover(self) -> tuple[int, list[PartitionManifest]]:
+        """Remove temporary files and re-validate partitions left in raw or validating."""
+        report = self.store.recover()
+        refiled = []
+        for key in report.to_revalidate:
+            manifest = self.store.find(key)
+            if manifest is None or manifest.zone not in (Zone.RAW, Zone.VALIDATING):
+                continue
+            if not manifest.has_data:
+                continue
+            refiled.append(self._file(manifest))
+        return report.temp_removed, refiled
+
+    def list_source(self, request: Request) -> Listing:
+        return self.source.list_partitions(
+            request.tables, request.start, request.end, request.symbols, request.exchanges
+        )
+
+    def plan(self, request: Request, listing: Listing | None = None) -> Plan:
+        """The plan for ``request``; touches nothing on disk."""
+        listing = listing if listing is not None else self.list_source(request)
+        return build_plan(request, listing, self.store, self.source.info.name, self.workers)
+
+    def requeue_quarantined(self, request: Request) -> int:
+        """Remove the request's quarantined partitions so the next plan fetches them again."""
+        count = 0
+        for key in request.partitions():
+            manifest = self.store.read_manifest(Zone.QUARANTINE, key)
+            if manifest is not None:
+                self.store.remove(manifest)
+                count += 1
+        return count
+
+    def check_disk(self, plan: Plan) -> None:
+        needed = int(plan.expected_bytes * DISK_MARGIN)
+        free = free_bytes(self.store.data_dir)
+        if needed > free and not self.force_disk:
+            raise RunRefused(
+                f"not enough disk in {self.store.data_dir}: the plan needs about {needed / 1e9:.2f} GB, "
+                f"{free / 1e9:.2f} GB are free ({(needed - free) / 1e9:.2f} GB missing); "
+                "free space, choose another --data-dir, or pass --force",
+                ErrorKind.DISK_FULL.value,
+            )
+
+    def _file(self, manifest: PartitionManifest) -> PartitionManifest:
+        return validate_and_file(self.store, manifest, thresholds=self.thresholds, validator=self.validator)
+
+    # -- events ----------------------------------------------------------------------
+    async def _emit(self, event: Event) -> None:
+        if self._send is None:
+            return
+        try:
+            await self._send.send(event)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self._send = None
+
+    def _emit_nowait(self, event: Event) -> None:
+        if self._send is None:
+            return
+        try:
+            self._send.send_nowait(event)
+        except anyio.WouldBlock:
+            pass  # a slow consumer loses a progress tick, never a partition event
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self._send = None
+
+    async def _sleep_or_stop(self, seconds: float) -> None:
+        if self._sleep is not None:
+            await self._sleep(seconds)
+            return
+        with anyio.move_on_after(seconds):
+            await self._stop_requested.wait()
+
+    # -- the run ---------------------------------------------------------------------
+    async def run(
+        self,
+        request: Request,
+        events: ObjectSendStream[Event] | None = None,
+        *,
+        retry_quarantined: bool = False,
+        dry_run: bool = False,
+        listing: Listing | None = None,
+    ) -> RunFinished:
+        """Acquire every partition of ``request``. Returns (and emits) the RunFinished event.
+
+        ``listing`` (from a caller that already listed the source) saves one listing.
+        """
+        self._send = events
+        self._listing = listing
+        started = time.monotonic()
+        try:
+            finished = await self._run(request, retry_quarantined=retry_quarantined, dry_run=dry_run)
+        except RunRefused as exc:
+            finished = RunFinished(
+                time.monotonic(), counts={}, stopped=False, fatal=str(exc), fatal_kind=exc.kind
+            )
+        except PlanError as exc:
+            finished = RunFinished(
+                time.monotonic(), counts={}, stopped=False, fatal=str(exc), fatal_kind="plan"
+            )
+        except SourceError as exc:
+            finished = RunFinished(
+                time.monotonic(), counts={}, stopped=False, fatal=str(exc), fatal_kind=exc.kind.value
+            )
+        finished = replace(finished, retries=self.retries, seconds=round(time.monotonic() - started, 3))
+        if finished.fatal:
+            logger.error("run stopped: {}", finished.fatal)
+        logger.info("run finished: {} in {:.1f}s", finished.counts, finished.seconds)
+        with anyio.CancelScope(shield=True):
+            await self._emit(finished)
+        if events is not None:
+            await events.aclose()
+        return finished
+
+    async def _plan_with_retry(self, request: Request) -> Plan:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await anyio.to_thread.run_sync(self.plan, request, self._listing)
+            except SourceError as error:
+                if not error.kind.retryable or attempt >= self.retry.max_attempts:
+                    raise
+                delay, _ = backoff_delay(self.retry, attempt, self._rng)
+                logger.warning("listing failed ({}), retrying in {:.1f}s", error.cause, delay)
+                await self._sleep_or_stop(delay)
+            except (PlanError, RunRefused):
+                raise
+            except Exception as exc:
+                raise classify(exc, "listing") from None
+
+    async def _run(self, request: Request, *, retry_quarantined: bool, dry_run: bool) -> RunFinished:
+        if dry_run:
+            plan = await self._plan_with_retry(request)
+            await self._emit(self._plan_event(plan))
+            return RunFinished(time.monotonic(), counts=self._count(plan.items), stopped=False)
+        removed, refiled = await anyio.to_thread.run_sync(self.recover)
+        await self._emit(RecoveryDone(time.monotonic(), temp_removed=removed, revalidated=len(refiled)))
+        if retry_quarantined:
+            await anyio.to_thread.run_sync(self.requeue_quarantined, request)
+        plan = await self._plan_with_retry(request)
+        self._states = {p.key: p.state for p in plan.items}
+        await self._emit(self._plan_event(plan))
+        await anyio.to_thread.run_sync(self.check_disk, plan)
+        queue = list(plan.to_fetch)
+        expected = {p.key: p.expected_bytes for p in plan.items}
+        total_expected = plan.expected_bytes
+        logger.info(
+            "plan: {} partitions, {} to fetch ({:,} bytes expected), {} ready, {} missing at source",
+            len(plan.items),
+            len(queue),
+            total_expected,
+            len(plan.ready),
+            len(plan.missing),
+        )
+        done = anyio.Event()
+        limiter = anyio.CapacityLimiter(self.workers)
+        done_bytes = 0
+
+        async def worker(number: int) -> None:
+            nonlocal done_bytes
+            while queue and not self._stop_requested.is_set():
+                await self._unpaused.wait()
+                if self._stop_requested.is_set() or not queue:
+                    break
+                key = queue.pop(0)
+                nbytes = await self._process(key, number, plan, limiter)
+                done_bytes += nbytes
+                expected.pop(key, None)
+
+        async def ticker() -> None:
+            while not done.is_set():
+                now = time.monotonic()
+                self._meter.tick(now)
+                remaining = sum(expected.get(k, 0) for k in queue) + sum(
+                    expected.get(k, 0) for k in self.in_flight
+                )
+                self._emit_nowait(
+                    Throughput(
+                        now,
+                        bytes_per_s=self._meter.bytes_per_s,
+                        rows_per_s=self._meter.rows_per_s,
+                        history=tuple(self._meter.history),
+                        done_bytes=done_bytes,
+                        expected_bytes=total_expected,
+                        done_partitions=sum(
+                            1
+                            for s in self._states.values()
+                            if s in (PartitionState.READY, PartitionState.QUARANTINED, PartitionState.FAILED)
+                        ),
+                        total_partitions=len(self._states),
+                        eta_seconds=self._meter.eta(remaining, now),
+                        in_flight=tuple(
+                            (k.id, w, round(now - t0, 1)) for k, (w, t0, _) in sorted(self.in_flight.items())
+                        ),
+                        retries=self.retries,
+                        failures=self.failures,
+                    )
+                )
+                with anyio.move_on_after(self.tick_seconds):
+                    await done.wait()
+
+        aborted = False
+        async with anyio.create_task_group() as outer:
+            outer.start_soon(ticker)
+            with anyio.CancelScope() as scope:
+                self._abort_scope = scope
+                async with anyio.create_task_group() as workers:
+                    for number in range(1, self.workers + 1):
+                        workers.start_soon(worker, number)
+            aborted = scope.cancelled_caught or scope.cancel_called
+            self._abort_scope = None
+            done.set()
+        stopped = self._stop_requested.is_set() or aborted
+        return RunFinished(
+            time.monotonic(),
+            counts=self._count_states(),
+            stopped=stopped and not self._fatal,
+            fatal=self._fatal,
+        )
+
+    def _plan_event(self, plan: Plan) -> PlanReady:
+        return PlanReady(
+            time.monotonic(),
+            partitions=plan.items,
+            to_fetch=len(plan.to_fetch),
+            already_ready=len(plan.ready),
+            missing=len(plan.missing),
+            expected_bytes=plan.expected_bytes,
+            expected_seconds=plan.expected_seconds,
+            synthetic=self.source.info.synthetic,
+        )
+
+    @staticmethod
+    def _count(items: tuple[PlannedPartition, ...]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for item in items:
+            counts[item.state.value] = counts.get(item.state.value, 0) + 1
+        return counts
+
+    def _count_states(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for state in self._states.values():
+            counts[state.value] = counts.get(state.value, 0) + 1
+        return counts
+
+    def _fail_run(self, cause: str, kind: str) -> None:
+        if self._fatal is None:
+            self._fatal, self._fatal_kind = cause, kind
+        self.stop()
+
+    # -- one partition ---------------------------------------------------------------------
+    async def _process(
+        self, key: PartitionKey, worker: int, plan: Plan, limiter: anyio.CapacityLimiter
+    ) -> int:
+        """Fetch, stage and validate one partition. Returns the bytes downloaded."""
+        objects = plan.objects.get(key, ())
+        attempt = 0
+        while True:
+            attempt += 1
+            self.in_flight[key] = (worker, time.monotonic(), attempt)
+            self.max_in_flight = max(self.max_in_flight, len(self.in_flight))
+            self._states[key] = PartitionState.DOWNLOADING
+            await self._emit(PartitionStarted(time.monotonic(), key, worker, attempt))
+            logger.info("{} attempt {} started on worker {}", key, attempt, worker)
+            try:
+                return await self._attempt(key, worker, attempt, objects, limiter)
+            except SourceError as error:
+                if error.kind.retryable and attempt < self.retry.max_attempts:
+                    if self._stop_requested.is_set():
+                        self._states[key] = PartitionState.QUEUED
+                        return 0
+                    delay, ceiling = backoff_delay(self.retry, attempt, self._rng)
+                    self.retries += 1
+                    self._states[key] = PartitionState.RETRYING
+                    logger.warning(
+                        "{} attempt {} failed: {}; retry in {:.2f}s", key, attempt, error.cause, delay
+                    )
+                    await self._emit(
+                        Retrying(time.monotonic(), key, worker, attempt, error.cause, delay, ceiling)
+                    )
+                    self.in_flight.pop(key, None)
+                    await self._sleep_or_stop(delay)
+                    if self._stop_requested.is_set():
+                        self._states[key] = PartitionState.QUEUED
+                        return 0
+                    continue
+                await self._handle_failure(key, error, attempt)
+                return 0
+            finally:
+                self.in_flight.pop(key, None)
+
+    async def _attempt(
+        self,
+        key: PartitionKey,
+        worker: int,
+        attempt: int,
+        objects: tuple,
+        limiter: anyio.CapacityLimiter,
+    ) -> int:
+        attempt_dir = await anyio.to_thread.run_sync(self.store.new_attempt_dir, key)
+        cancel = threading.Event()
+        published = False
+        started = time.perf_counter()
+        try:
+            try:
+                with anyio.fail_after(self.retry.fetch_timeout_seconds):
+                    result = await anyio.to_thread.run_sync(
+                        self.source.fetch,
+                        key,
+                        objects,
+                        attempt_dir,
+                        cancel,
+                        abandon_on_cancel=True,
+                        limiter=limiter,
+                    )
+            except TimeoutError:
+                raise SourceError(
+                    ErrorKind.TRANSIENT,
+                    f"{key}: no complete answer within {self.retry.fetch_timeout_seconds:.0f}s (deadline)",
+                ) from None
+            except Cancelled:
+                raise SourceError(ErrorKind.TRANSIENT, f"{key}: fetch cancelled") from None
+            except SourceError as error:
+                if error.kind is ErrorKind.CORRUPT:
+                    await anyio.to_thread.run_sync(
+                        self._quarantine_unfetchable, key, attempt_dir, error, attempt
+                    )
+                    published = True
+                raise
+            fetch_s = time.perf_counter() - started
+            self.fetched.append(key)
+            self._meter.add(result.bytes, result.rows)
+            await self._emit(
+                Downloaded(time.monotonic(), key, worker, result.bytes, result.rows, round(fetch_s, 3))
+            )
+            manifest = PartitionManifest(
+                key=key,
+                zone=Zone.RAW,
+                source=self.source.info,
+                objects=result.objects,
+                sha256=result.sha256,
+                bytes=result.bytes,
+                rows=result.rows,
+                rows_fetched=result.rows_fetched,
+                attempts=attempt,
+                timings={"fetch_s": round(fetch_s, 4)},
+                fetched_at=utc_now_iso(),
+            )
+            with anyio.CancelScope(shield=True):
+                manifest = await anyio.to_thread.run_sync(self.store.publish, attempt_dir, manifest)
+                published = True
+                self._states[key] = PartitionState.VALIDATING
+                logger.info(
+                    "{} downloaded: {:,} bytes, {:,} rows in {:.2f}s", key, result.bytes, result.rows, fetch_s
+                )
+            await self._emit(ValidationStarted(time.monotonic(), key, worker))
+            with anyio.CancelScope(shield=True):
+                filed = await anyio.to_thread.run_sync(self._file, manifest)
+            self._states[key] = (
+                PartitionState.READY if filed.zone is Zone.READY else PartitionState.QUARANTINED
+            )
+            await self._emit(
+                Validated(
+                    time.monotonic(),
+                    key,
+                    filed.zone.value,
+                    filed.findings,
+                    filed.quarantine_reason,
+                    filed.bytes,
+                    filed.rows,
+                )
+            )
+            return result.bytes
+        except OSError as exc:
+            raise classify(exc, f"staging {key}") from None
+        finally:
+            if not published:
+                cancel.set()
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(self.store.discard_attempt, attempt_dir)
+
+    def _quarantine_unfetchable(
+        self, key: PartitionKey, attempt_dir, error: SourceError, attempt: int
+    ) -> None:
+        """A corrupt object: keep what arrived (if anything) in quarantine, with the reason."""
+        for leftover in attempt_dir.iterdir():
+            if error.evidence is None or leftover != error.evidence:
+                leftover.unlink(missing_ok=True)
+        manifest = PartitionManifest(
+            key=key,
+            zone=Zone.QUARANTINE,
+            source=self.source.info,
+            attempts=attempt,
+            quarantine_reason=error.cause,
+            fetched_at=utc_now_iso(),
+        )
+        self.store.publish(attempt_dir, manifest)
+
+    async def _handle_failure(self, key: PartitionKey, error: SourceError, attempt: int) -> None:
+        if error.kind is ErrorKind.CORRUPT:
+            self._states[key] = PartitionState.QUARANTINED
+            logger.warning("{} quarantined: {}", key, error.cause)
+            await self._emit(Validated(time.monotonic(), key, Zone.QUARANTINE.value, (), error.cause, 0, 0))
+            return
+        if error.kind is ErrorKind.MISSING:
+            self._states[key] = PartitionState.MISSING
+        else:
+            self._states[key] = PartitionState.FAILED
+            self.failures += 1
+        logger.error("{} failed after {} attempt(s) [{}]: {}", key, attempt, error.kind.value, error.cause)
+        await self._emit(PartitionFailed(time.monotonic(), key, error.cause, error.kind.value, attempt))
+        if error.kind.fatal:
+            self._fail_run(error.cause, error.kind.value)

@@ -1,0 +1,61 @@
+"""Open the source the settings name: Crypto Lake, the free sample bucket, or the demo lake."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from loguru import logger
+
+from rlx_tui.settings import Credentials, Settings
+from rlx_tui.sources.lake import LAKE_BUCKET, SAMPLE_BUCKET, LakeSource
+from rlx_tui.staging import SourceInfo
+
+
+def source_info(settings: Settings, endpoint_url: str | None) -> SourceInfo:
+    bucket = SAMPLE_BUCKET if settings.source == "sample" else LAKE_BUCKET
+    return SourceInfo(
+        name=settings.source, endpoint=endpoint_url, bucket=bucket, synthetic=settings.source == "demo"
+    )
+
+
+@contextmanager
+def open_source(settings: Settings) -> Iterator[LakeSource]:
+    """Yield a ready source; for ``demo`` a local demo lake is started (and stopped afterwards).
+
+    With ``demo`` and an explicit endpoint URL, an already running demo lake
+    at that URL is used instead of starting one.
+    """
+    if settings.source == "demo" and settings.endpoint_url is None:
+        from rlx_tui.sources.demo.lake import DemoLake, DemoLakeConfig
+
+        lake = DemoLake(DemoLakeConfig(size=settings.demo_size, days=settings.demo_days))
+        lake.start()
+        logger.info("demo lake started at {} (synthetic data)", lake.endpoint_url)
+        try:
+            yield LakeSource(
+                source_info(settings, lake.endpoint_url),
+                data_dir=settings.data_dir,
+                credentials=Credentials(lake.config.access_key, lake.config.secret_key),
+                endpoint_url=lake.endpoint_url,
+                fetch_mode=settings.fetch_mode,
+            )
+        finally:
+            lake.stop()
+        return
+    credentials = settings.credentials
+    if settings.source == "demo" and credentials is None:
+        from rlx_tui.sources.demo.lake import DemoLakeConfig
+
+        defaults = DemoLakeConfig()
+        credentials = Credentials(defaults.access_key, defaults.secret_key)
+    yield LakeSource(
+        source_info(settings, settings.endpoint_url),
+        data_dir=settings.data_dir,
+        credentials=credentials if settings.source != "sample" else None,
+        endpoint_url=settings.endpoint_url,
+        bucket=SAMPLE_BUCKET if settings.source == "sample" else LAKE_BUCKET,
+        anonymous=settings.source == "sample",
+        fetch_mode=settings.fetch_mode,
+        secrets=settings.secrets,
+    )

@@ -1,0 +1,414 @@
+"""Crypto Lake (and anything that speaks its layout over S3) through lakeapi.
+
+Listing uses ``lakeapi.list_data``; fetching uses ``lakeapi.load_data`` with
+``cached=False``, an explicit boto3 session and a single-day window. Large
+partitions (book_delta_v2 days run to several GB in memory) take a streaming
+path instead: the object is copied byte by byte (its size and ETag checked),
+then converted one record batch at a time, so memory stays bounded whatever
+the partition size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib
+import os
+import shutil
+import sys
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import botocore.config
+import botocore.session
+import pyarrow as pa
+import pyarrow.parquet as pq
+from loguru import logger
+
+from rlx_tui.atomic import HashingWriter
+from rlx_tui.partitions import KeyParseError, ObjectRef, PartitionKey, parse_object_key
+from rlx_tui.schemas import to_canonical
+from rlx_tui.settings import Credentials, redact
+from rlx_tui.sources.base import Cancelled, ErrorKind, FetchResult, Listing, SourceError, classify
+from rlx_tui.sources.quiet import Capture, captured
+from rlx_tui.staging import DATA_FILE, SourceInfo
+
+LAKE_BUCKET = "qnt.data/market-data/cryptofeed"
+SAMPLE_BUCKET = "sample.crypto.lake"
+REGION = "eu-west-1"
+STREAM_BATCH_ROWS = 65_536  # with pre_buffer off, memory stays ~150 MB above baseline
+_CHUNK = 1 << 20
+READY_ROW_GROUP_ROWS = 262_144
+
+_import_lock = threading.Lock()
+_cache_home: Path | None = None
+
+
+def import_lakeapi(cache_home: Path) -> ModuleType:
+    """Import lakeapi so that its import-time caches (``.lake_cache``) land in ``cache_home``.
+
+    lakeapi creates its caches relative to the working directory when it is
+    first imported; the first import in a process decides where they live.
+    """
+    global _cache_home
+    with _import_lock:
+        if "lakeapi" in sys.modules:
+            return sys.modules["lakeapi"]
+        # One botocore retry inside lakeapi; rlx-tui's own backoff sits above it,
+        # so the two do not multiply into hours (LAKEAPI-NOTES 4).
+        os.environ.setdefault("AWS_MAX_ATTEMPTS", "2")
+        os.environ.setdefault("TQDM_DISABLE", "1")
+        cache_home.mkdir(parents=True, exist_ok=True)
+        previous = os.getcwd()
+        os.chdir(cache_home)
+        try:
+            with captured():
+                module = importlib.import_module("lakeapi")
+        finally:
+            os.chdir(previous)
+        _cache_home = cache_home.resolve()
+        return module
+
+
+def refresh_listing_caches() -> int:
+    """Forget lakeapi's cached listings (8 h), contents index (1 h) and login (1 h).
+
+    They are keyed by bucket and access key, not by endpoint, and would hide
+    newly published days. Returns the number of cache entries removed.
+    """
+    if _cache_home is None:
+        return 0
+    removed = 0
+    for sub in ("boto", "contents", "login"):
+        folder = _cache_home / ".lake_cache" / sub
+        for entry in folder.glob("*.pkl") if folder.exists() else ():
+            entry.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def make_session(
+    credentials: Credentials | None, endpoint_url: str | None, config_dir: Path | None = None
+) -> boto3.Session:
+    """A boto3 session for lakeapi whose every client (s3, lambda...) talks to ``endpoint_url``.
+
+    Nothing goes into the process environment. botocore ignores
+    ``set_config_variable("endpoint_url", ...)`` when it builds a client but
+    honours ``endpoint_url`` in a shared config file, so a one-profile config
+    file (no secrets in it) is written to ``config_dir`` and selected.
+    """
+    core = botocore.session.Session()
+    if endpoint_url:
+        folder = Path(config_dir or ".")
+        folder.mkdir(parents=True, exist_ok=True)
+        config_file = folder / f"endpoint-{hashlib.sha256(endpoint_url.encode()).hexdigest()[:12]}.ini"
+        config_file.write_text(f"[profile rlx-endpoint]\nendpoint_url = {endpoint_url}\n")
+        core.set_config_variable("config_file", str(config_file))
+        core.set_config_variable("profile", "rlx-endpoint")
+    if credentials is None:
+        return boto3.Session(botocore_session=core, region_name=REGION)
+    return boto3.Session(
+        botocore_session=core,
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_access_key,
+        region_name=REGION,
+    )
+
+
+class LakeSource:
+    """A :class:`~rlx_tui.sources.base.Source` over lakeapi."""
+
+    def __init__(
+        self,
+        info: SourceInfo,
+        *,
+        data_dir: Path,
+        credentials: Credentials | None,
+        endpoint_url: str | None = None,
+        bucket: str = LAKE_BUCKET,
+        anonymous: bool = False,
+        fetch_mode: str = "auto",
+        secrets: tuple[str, ...] = (),
+    ) -> None:
+        self.info = info
+        self.bucket = bucket
+        self.endpoint_url = endpoint_url
+        self.fetch_mode = fetch_mode
+        self._secrets = secrets
+        self._lakeapi = import_lakeapi(Path(data_dir))
+        if anonymous:
+            self._lakeapi.use_sample_data(anonymous_access=True)
+        self._anonymous = anonymous
+        self._session = make_session(credentials, endpoint_url, Path(data_dir) / ".lake_cache" / "rlx")
+        self._s3_local = threading.local()
+
+    # -- helpers ---------------------------------------------------------------
+    def _clean(self, text: str) -> str:
+        return redact(text, self._secrets)
+
+    def _error(self, exc: BaseException, what: str) -> SourceError:
+        error = classify(exc, what)
+        error.cause = self._clean(error.cause)
+        return error
+
+    def _log_capture(self, capture: Capture, what: str) -> None:
+        for line in capture.lines():
+            logger.debug("lakeapi ({}): {}", what, self._clean(line.strip())[:500])
+
+    def _s3(self) -> Any:
+        client = getattr(self._s3_local, "client", None)
+        if client is None:
+            config = botocore.config.Config(
+                connect_timeout=10,
+                read_timeout=60,
+                retries={"total_max_attempts": 1},
+                signature_version=botocore.UNSIGNED if self._anonymous else None,
+            )
+            client = self._session.client("s3", config=config)
+            self._s3_local.client = client
+        return client
+
+    @property
+    def _s3_bucket_and_prefix(self) -> tuple[str, str]:
+        bucket, _, prefix = self.bucket.partition("/")
+        return bucket, prefix
+
+    # -- operations ------------------------------------------------------------
+    def check_connection(self) -> str:
+        refresh_listing_caches()
+        with captured() as capture:
+            try:
+                found = self._lakeapi.list_data(
+                    table="trades", start=None, end=None, bucket=self.bucket, boto3_session=self._session
+                )
+            except Exception as exc:
+                self._log_capture(capture, "check connection")
+                error = self._error(exc, "connection check")
+                if error.kind is ErrorKind.MISSING:
+                    return f"connected to {self.describe()}, but it lists no trades"
+                raise error from None
+        self._log_capture(capture, "check connection")
+        return f"connected to {self.describe()}: {len(found):,} trades objects listed"
+
+    def describe(self) -> str:
+        where = self.endpoint_url or "Crypto Lake"
+        return f"{self.info.name} source ({where}, bucket {self.bucket})"
+
+    def list_partitions(
+        self,
+        tables: Iterable[str],
+        start: dt.date,
+        end: dt.date,
+        symbols: Iterable[str] | None = None,
+        exchanges: Iterable[str] | None = None,
+    ) -> Listing:
+        """List per (table, symbol) so lakeapi's ``lstrip`` key bug cannot rename a symbol."""
+        refresh_listing_caches()
+        start_dt = dt.datetime.combine(start, dt.time())
+        end_dt = dt.datetime.combine(end + dt.timedelta(days=1), dt.time())  # lakeapi's end is exclusive
+        exchange_list = list(exchanges) if exchanges else None
+        objects: dict[PartitionKey, list[ObjectRef]] = {}
+        skipped: list[str] = []
+        _, prefix = self._s3_bucket_and_prefix
+        for table in tables:
+            for symbol in list(symbols) if symbols else [None]:
+                rows = self._list(table, start_dt, end_dt, [symbol] if symbol else None, exchange_list)
+                for row in rows:
+                    sym = symbol or str(row.get("symbol", ""))
+                    key = (
+                        f"{prefix}/{table}/exchange={row.get('exchange')}/symbol={sym}/"
+                        f"dt={row.get('dt')}/{row.get('filename')}"
+                    ).lstrip("/")
+                    try:
+                        pkey, filename = parse_object_key(key, prefix)
+                    except (KeyParseError, ValueError) as exc:
+                        skipped.append(f"{key}: {exc}")
+                        logger.warning("skipping unexpected object key {}: {}", key, exc)
+                        continue
+                    if pkey.table != table or not start <= pkey.day <= end:
+                        continue
+                    objects.setdefault(pkey, []).append(ObjectRef(key=key, filename=filename))
+        return Listing(
+            objects={k: tuple(sorted(v, key=lambda r: r.key)) for k, v in sorted(objects.items())},
+            skipped_keys=tuple(skipped),
+        )
+
+    def _list(
+        self,
+        table: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        symbols: list[str] | None,
+        exchanges: list[str] | None,
+    ) -> list[dict[str, Any]]:
+        with captured() as capture:
+            try:
+                rows = self._lakeapi.list_data(
+                    table=table,
+                    start=start,
+                    end=end,
+                    symbols=symbols,
+                    exchanges=exchanges,
+                    bucket=self.bucket,
+                    boto3_session=self._session,
+                )
+            except Exception as exc:
+                error = self._error(exc, f"listing {table}")
+                if error.kind is ErrorKind.MISSING:
+                    rows = []
+                else:
+                    self._log_capture(capture, f"list {table}")
+                    raise error from None
+        self._log_capture(capture, f"list {table}")
+        return list(rows)
+
+    def fetch(
+        self, key: PartitionKey, objects: tuple[ObjectRef, ...], dest_dir: Path, cancel: threading.Event
+    ) -> FetchResult:
+        """Fetch one partition into ``dest_dir/part.parquet`` in the canonical schema."""
+        stream = self.fetch_mode == "stream" or (self.fetch_mode == "auto" and key.table == "book_delta_v2")
+        try:
+            if stream:
+                return self._fetch_streaming(key, objects, dest_dir, cancel)
+            return self._fetch_load(key, objects, dest_dir, cancel)
+        except (SourceError, Cancelled):
+            raise
+        except Exception as exc:
+            raise self._error(exc, f"fetching {key}") from None
+
+    def _fetch_load(
+        self, key: PartitionKey, objects: tuple[ObjectRef, ...], dest_dir: Path, cancel: threading.Event
+    ) -> FetchResult:
+        start = dt.datetime.combine(key.day, dt.time())
+        with captured() as capture:
+            try:
+                frame = self._lakeapi.load_data(
+                    table=key.table,
+                    start=start,
+                    end=start + dt.timedelta(days=1),
+                    symbols=[key.symbol],
+                    exchanges=[key.exchange],
+                    bucket=self.bucket,
+                    boto3_session=self._session,
+                    use_threads=False,
+                    cached=False,
+                )
+            except Exception as exc:
+                self._log_capture(capture, str(key))
+                raise self._error(exc, f"fetching {key}") from None
+        self._log_capture(capture, str(key))
+        if cancel.is_set():
+            raise Cancelled(str(key))
+        skipped = [line for line in capture.lines() if "No data available" in line]
+        if skipped:
+            raise SourceError(
+                ErrorKind.CORRUPT,
+                f"{key}: lakeapi skipped {len(skipped)} unreadable object(s) of this day "
+                "(empty or corrupt at the source)",
+            )
+        rows_fetched = len(frame)
+        if rows_fetched == 0:
+            raise SourceError(
+                ErrorKind.CORRUPT,
+                f"{key}: lakeapi returned 0 rows although the listing shows {len(objects)} object(s): "
+                "the object is empty or unreadable at the source",
+            )
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        del frame
+        canonical = to_canonical(key.table, table, key.exchange, key.symbol)
+        del table
+        path = dest_dir / DATA_FILE
+        with HashingWriter(path) as sink:
+            pq.write_table(canonical, sink, compression="zstd", row_group_size=READY_ROW_GROUP_ROWS)
+        return FetchResult(
+            path=path,
+            sha256=sink.hexdigest,
+            bytes=sink.bytes_written,
+            rows=canonical.num_rows,
+            rows_fetched=rows_fetched,
+            objects=tuple({"key": o.key} for o in objects),
+            method="load_data",
+        )
+
+    def _download_object(self, ref: ObjectRef, target: Path, cancel: threading.Event) -> dict[str, object]:
+        """Copy one object to ``target``, checking its size and (single-part) ETag MD5."""
+        bucket, _ = self._s3_bucket_and_prefix
+        response = self._s3().get_object(Bucket=bucket, Key=ref.key)
+        expected_size = int(response.get("ContentLength", -1))
+        etag = str(response.get("ETag", "")).strip('"')
+        md5 = hashlib.md5(usedforsecurity=False)
+        size = 0
+        body = response["Body"]
+        with open(target, "wb") as handle:
+            for chunk in body.iter_chunks(_CHUNK):
+                if cancel.is_set():
+                    body.close()
+                    raise Cancelled(ref.key)
+                md5.update(chunk)
+                size += len(chunk)
+                handle.write(chunk)
+        if expected_size >= 0 and size != expected_size:
+            raise SourceError(
+                ErrorKind.TRANSIENT, f"{ref.key}: transfer ended at {size:,} of {expected_size:,} bytes"
+            )
+        if etag and "-" not in etag and md5.hexdigest() != etag:
+            raise SourceError(ErrorKind.TRANSIENT, f"{ref.key}: MD5 does not match the ETag, retrying")
+        return {"key": ref.key, "bytes": size, "etag": etag, "md5_verified": bool(etag and "-" not in etag)}
+
+    def _fetch_streaming(
+        self, key: PartitionKey, objects: tuple[ObjectRef, ...], dest_dir: Path, cancel: threading.Event
+    ) -> FetchResult:
+        path = dest_dir / DATA_FILE
+        fetched: list[dict[str, object]] = []
+        rows = 0
+        writer: pq.ParquetWriter | None = None
+        with HashingWriter(path) as sink:
+            try:
+                for index, ref in enumerate(objects):
+                    source_copy = dest_dir / f"source-{index}.parquet"
+                    fetched.append(self._download_object(ref, source_copy, cancel))
+                    try:
+                        parquet = pq.ParquetFile(source_copy, pre_buffer=False, buffer_size=_CHUNK)
+                        batches = parquet.iter_batches(batch_size=STREAM_BATCH_ROWS)
+                        for batch in batches:
+                            if cancel.is_set():
+                                raise Cancelled(str(key))
+                            part = to_canonical(
+                                key.table, pa.Table.from_batches([batch]), key.exchange, key.symbol
+                            )
+                            if writer is None:
+                                writer = pq.ParquetWriter(sink, part.schema, compression="zstd")
+                            writer.write_table(part)
+                            rows += part.num_rows
+                    except (pa.ArrowInvalid, OSError) as exc:
+                        if isinstance(exc, OSError) and not isinstance(exc, pa.ArrowException):
+                            raise
+                        keep = dest_dir / f"unreadable-{ref.filename}"
+                        shutil.move(source_copy, keep)
+                        raise SourceError(
+                            ErrorKind.CORRUPT,
+                            f"{key}: object {ref.filename} is not readable parquet ({str(exc)[:160]})",
+                            evidence=keep,
+                        ) from None
+                    source_copy.unlink(missing_ok=True)
+            finally:
+                if writer is not None:
+                    writer.close()
+        if rows == 0:
+            raise SourceError(ErrorKind.CORRUPT, f"{key}: the objects hold no rows (empty at the source)")
+        return FetchResult(
+            path=path,
+            sha256=sink.hexdigest,
+            bytes=sink.bytes_written,
+            rows=rows,
+            rows_fetched=rows,
+            objects=tuple(fetched),
+            method="stream",
+        )
+
+    def close(self) -> None:
+        """Nothing to release: boto3 sessions close with the process."""
