@@ -79,9 +79,8 @@ def main() -> None:
     key_id = "book_delta_v2/BINANCE/BTC-USDT/2024-01-01"
     seeded = time.perf_counter()
     with DemoLake(config) as lake, tempfile.TemporaryDirectory() as tmp:
-        print(
-            f"demo lake: one book_delta_v2 day of {args.rows:,} rows, seeded in {time.perf_counter() - seeded:.1f}s"
-        )
+        seconds = time.perf_counter() - seeded
+        print(f"demo lake: one book_delta_v2 day of {args.rows:,} rows, seeded in {seconds:.1f}s")
         results = [measure(mode, lake.endpoint_url, Path(tmp) / mode, key_id) for mode in ("stream", "load")]
     for result in results:
         label = {"stream": "streaming path (row batches)", "load": "lakeapi.load_data + write"}[

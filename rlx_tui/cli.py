@@ -200,7 +200,8 @@ def _request(args: argparse.Namespace, waivers: tuple[Waiver, ...] = ()) -> Requ
 
     if args.start is None or args.end is None:
         raise CliError(
-            "--start and --end are required (ISO dates, end inclusive), e.g. --start 2024-01-01 --end 2024-01-03"
+            "--start and --end are required (ISO dates, end inclusive), "
+            "e.g. --start 2024-01-01 --end 2024-01-03"
         )
     try:
         check_dates(args.start, args.end)

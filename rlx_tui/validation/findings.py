@@ -59,6 +59,9 @@ class PartitionReport:
     last_ns: int | None = None
     checks_run: tuple[str, ...] = ()
     measurements: dict[str, Any] = field(default_factory=dict)
+    # The policy the checks ran under (``Thresholds.to_dict()`` and its digest); empty when unknown.
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    thresholds_digest: str | None = None
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -79,3 +82,18 @@ class PartitionReport:
         if self.ok:
             return None
         return "; ".join(f.message for f in self.errors)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, for sidecars and events."""
+        return {
+            "ok": self.ok,
+            "rows": self.rows,
+            "first_ns": self.first_ns,
+            "last_ns": self.last_ns,
+            "findings": [f.to_dict() for f in self.findings],
+            "checks_run": list(self.checks_run),
+            "measurements": dict(self.measurements),
+            "thresholds": dict(self.thresholds),
+            "thresholds_digest": self.thresholds_digest,
+            "quarantine_reason": self.reason,
+        }
