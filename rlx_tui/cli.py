@@ -494,7 +494,7 @@ def _parse_waivers(values: Sequence[str], by: str | None) -> tuple[Waiver, ...]:
 
 
 def cmd_certify(args: argparse.Namespace, settings: Settings) -> int:
-    from rlx_tui.certificate import CertificateRefused, issue_certificate
+    from rlx_tui.certificate import CertificateRefused, ChainError, SigningKeyError, issue_certificate
     from rlx_tui.service import open_workspace
 
     request = _request(args, _parse_waivers(args.waive, args.by))
@@ -509,6 +509,8 @@ def cmd_certify(args: argparse.Namespace, settings: Settings) -> int:
                 missing_at_source=missing,
                 signing_key_path=args.signing_key,
             )
+        except (SigningKeyError, ChainError) as exc:
+            raise CliError(str(exc), EXIT_INCOMPLETE) from None
         except CertificateRefused as exc:
             if args.json:
                 _emit_json(

@@ -89,18 +89,32 @@ class Workspace:
         )
 
     def check_request(self, request: Request, listing: Listing) -> None:
-        """Refuse tables, symbols or exchanges for which the source lists nothing in the range."""
-        for kind, wanted, present in (
-            ("table", request.tables, {k.table for k in listing.objects}),
-            ("symbol", request.symbols, {k.symbol for k in listing.objects}),
-            ("exchange", request.exchanges, {k.exchange for k in listing.objects}),
-        ):
-            unknown = [w for w in wanted if w not in present]
-            if unknown and listing.objects:
-                known = ", ".join(sorted(present)) or "none"
+        """Refuse tables, symbols or exchanges for which the source lists nothing in the range.
+
+        Names are checked against a broader listing (every symbol and exchange
+        of the requested tables), so the message can say what exists instead.
+        """
+        wanted = {"table": request.tables, "symbol": request.symbols, "exchange": request.exchanges}
+        present = {
+            "table": {k.table for k in listing.objects},
+            "symbol": {k.symbol for k in listing.objects},
+            "exchange": {k.exchange for k in listing.objects},
+        }
+        if all(set(names) <= present[kind] for kind, names in wanted.items()):
+            return
+        broad = self.source.list_partitions(request.tables, request.start, request.end, None, None)
+        known = {
+            "table": {k.table for k in broad.objects},
+            "symbol": {k.symbol for k in broad.objects},
+            "exchange": {k.exchange for k in broad.objects},
+        }
+        for kind, names in wanted.items():
+            unknown = [name for name in names if name not in known[kind]]
+            if unknown:
+                listed = ", ".join(sorted(known[kind])) or "none"
                 raise RequestError(
                     f"unknown {kind} {', '.join(unknown)}: the source lists none between "
-                    f"{request.start} and {request.end} (listed: {known})"
+                    f"{request.start} and {request.end} (listed: {listed})"
                 )
         if not listing.objects:
             raise RequestError(

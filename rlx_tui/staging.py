@@ -80,6 +80,7 @@ class PartitionManifest:
     timings: dict[str, float] = field(default_factory=dict)
     findings: tuple[Finding, ...] = ()
     checks_run: tuple[str, ...] = ()
+    measurements: dict[str, Any] = field(default_factory=dict)
     thresholds: dict[str, Any] = field(default_factory=dict)
     quarantine_reason: str | None = None
     fetched_at: str | None = None
@@ -112,6 +113,7 @@ class PartitionManifest:
             "timings": dict(self.timings),
             "findings": [f.to_dict() for f in self.findings],
             "checks_run": list(self.checks_run),
+            "measurements": dict(self.measurements),
             "thresholds": dict(self.thresholds),
             "quarantine_reason": self.quarantine_reason,
             "fetched_at": self.fetched_at,
@@ -135,6 +137,7 @@ class PartitionManifest:
             timings=dict(data.get("timings") or {}),
             findings=tuple(Finding.from_dict(f) for f in data.get("findings") or ()),
             checks_run=tuple(data.get("checks_run") or ()),
+            measurements=dict(data.get("measurements") or {}),
             thresholds=dict(data.get("thresholds") or {}),
             quarantine_reason=data.get("quarantine_reason"),
             fetched_at=data.get("fetched_at"),

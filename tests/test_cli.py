@@ -148,7 +148,7 @@ def test_bad_input_gets_one_line_and_exit_2(
 def test_unusable_data_directory_is_exit_2(clean_demo_lake: DemoLake, tmp_path: Path) -> None:
     blocker = tmp_path / "afile"
     blocker.write_text("not a directory")
-    result = cli(clean_demo_lake, blocker / "data", "status")
+    result = cli(clean_demo_lake, blocker / "data", "status", env_file=tmp_path / "no.env")
     assert result.returncode == 2
     assert "data directory" in result.stderr
     assert "Traceback" not in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from pathlib import Path
 
@@ -61,7 +62,7 @@ def run_engine(lake: DemoLake, data_dir: Path, request: Request, **settings: obj
 def expected_ready_table(lake: DemoLake, partition_id: str):
     """What the source served for a partition, converted to the ready schema."""
     table, exchange, symbol, _ = partition_id.split("/")
-    raw = pq.read_table(pq.ParquetFile(__import__("io").BytesIO(lake.expected_object_bytes(partition_id))))
+    raw = pq.read_table(io.BytesIO(lake.expected_object_bytes(partition_id)))
     return to_canonical(table, raw, exchange, symbol)
 
 

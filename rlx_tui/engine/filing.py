@@ -48,6 +48,7 @@ def validate_and_file(
         zone,
         findings=report.findings,
         checks_run=report.checks_run,
+        measurements=dict(report.measurements),
         thresholds=thresholds.to_dict(),
         first_ns=report.first_ns,
         last_ns=report.last_ns,

@@ -353,6 +353,7 @@ class Engine:
             counts=self._count_states(),
             stopped=stopped and not self._fatal,
             fatal=self._fatal,
+            fatal_kind=self._fatal_kind,
         )
 
     def _plan_event(self, plan: Plan) -> PlanReady:

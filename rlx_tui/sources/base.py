@@ -153,10 +153,28 @@ _TRANSIENT_CODES = {
 }
 
 
+def _service_error(exc: BaseException) -> BaseException | None:
+    """The botocore ClientError behind ``exc``, if any.
+
+    lakeapi sometimes hides it: on a 403 ``load_data`` raises ``ValueError``
+    (it calls ``int()`` on the error code) with the ClientError as its context.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        response = getattr(current, "response", None)
+        if isinstance(response, dict) and "Error" in response:
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def classify(exc: BaseException, what: str = "request") -> SourceError:
     """Turn any exception raised while talking to a source into a SourceError."""
     if isinstance(exc, SourceError):
         return exc
+    exc = _service_error(exc) or exc
     name = type(exc).__name__
     text = str(exc).splitlines()[0][:300] if str(exc) else name
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:

@@ -57,6 +57,8 @@ def import_lakeapi(cache_home: Path) -> ModuleType:
     global _cache_home
     with _import_lock:
         if "lakeapi" in sys.modules:
+            if _cache_home is None:
+                logger.warning("lakeapi was imported before rlx-tui: its listing caches cannot be refreshed")
             return sys.modules["lakeapi"]
         # One botocore retry inside lakeapi; rlx-tui's own backoff sits above it,
         # so the two do not multiply into hours (LAKEAPI-NOTES 4).

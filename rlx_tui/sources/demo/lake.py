@@ -1,0 +1,268 @@
+"""Parent-side handle on the embedded demo lake: start the server process, steer faults, read stats.
+
+The server (``rlx_tui.sources.demo.server``) runs in a separate process, on a
+free loopback port, and dies with its parent: it serves until the pipe held
+open on its stdin closes. Everything it serves is SYNTHETIC.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any
+
+from rlx_tui.sources.demo.layout import (
+    LAKE_BUCKET,
+    REGION,
+    S3_BUCKET,
+    DemoFaults,
+    DemoLakeConfig,
+    object_bytes,
+    object_key,
+)
+
+if TYPE_CHECKING:
+    import boto3
+
+__all__ = ["DemoFaults", "DemoLake", "DemoLakeConfig", "DemoLakeError", "endpoint_session"]
+
+_PACKAGE_ROOT = Path(__file__).resolve().parents[3]  # the directory holding rlx_tui/
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class DemoLakeError(RuntimeError):
+    """The demo lake server could not be started or did not answer."""
+
+
+def endpoint_session(
+    endpoint_url: str, access_key: str, secret_key: str, config_path: Path, region: str = REGION
+) -> boto3.Session:
+    """A boto3 session whose every client (s3, lambda, ...) talks to ``endpoint_url``.
+
+    Nothing is put into the process environment. botocore ignores
+    ``set_config_variable("endpoint_url", ...)`` when it builds a client, but it
+    honours ``endpoint_url`` in the shared config file: a config file holding only
+    that setting, for the active profile, is written to ``config_path`` and
+    selected with the ``config_file`` session variable.
+
+    lakeapi's threaded multi-object read rebuilds sessions from access key,
+    secret and region alone, which drops this setting; for those reads set
+    ``lakeapi._config.config.s3_endpoint_url`` as well (or ``AWS_ENDPOINT_URL``).
+    """
+    import boto3
+    import botocore.session
+
+    core = botocore.session.Session()
+    profile = core.get_config_variable("profile")  # AWS_PROFILE, if set
+    section = "default" if profile in (None, "default") else f"profile {profile}"
+    config_path.write_text(f"[{section}]\nendpoint_url = {endpoint_url}\n")
+    core.set_config_variable("config_file", str(config_path))
+    return boto3.Session(
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name=region,
+        botocore_session=core,
+    )
+
+
+class DemoLake:
+    """A running demo lake; use as a context manager or call :meth:`start` / :meth:`stop`."""
+
+    bucket: str = LAKE_BUCKET  # lakeapi's "bucket": qnt.data/market-data/cryptofeed
+    s3_bucket: str = S3_BUCKET  # the S3 bucket proper
+
+    def __init__(self, config: DemoLakeConfig | None = None) -> None:
+        self.config = config if config is not None else DemoLakeConfig()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._workdir: tempfile.TemporaryDirectory[str] | None = None
+        self._stderr: IO[bytes] | None = None
+        self._port: int | None = None
+        self._sessions = 0
+
+    def __repr__(self) -> str:
+        state = f"port={self._port}" if self._port else "stopped"
+        return (
+            f"DemoLake({state}, seed={self.config.seed}, days={self.config.days}, size={self.config.size!r})"
+        )
+
+    def __enter__(self) -> DemoLake:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise DemoLakeError("the demo lake is not running")
+        return self._port
+
+    @property
+    def endpoint_url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 120.0) -> DemoLake:
+        """Start the server, wait for it to be seeded; raise :class:`DemoLakeError` on failure."""
+        if self._proc is not None:
+            raise DemoLakeError("the demo lake is already started")
+        self._workdir = tempfile.TemporaryDirectory(prefix="rlx-demo-lake-")
+        self._stderr = open(Path(self._workdir.name, "server.log"), "w+b")  # noqa: SIM115
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PACKAGE_ROOT), env.get("PYTHONPATH")) if p)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "rlx_tui.sources.demo.server", "--config", "-"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=env,
+            start_new_session=True,  # a Ctrl-C in the terminal is the parent's to handle
+        )
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(json.dumps(self.config.to_dict()).encode() + b"\n")
+            self._proc.stdin.flush()
+            self._port = self._await_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _await_ready(self, timeout: float) -> int:
+        assert self._proc is not None and self._proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        buffer = b""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._proc.stdout, selectors.EVENT_READ)
+            while b"\n" not in buffer:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise DemoLakeError(f"demo lake not ready after {timeout:.0f} s{self._stderr_tail()}")
+                if not selector.select(min(left, 0.5)):
+                    continue
+                chunk = os.read(self._proc.stdout.fileno(), 4096)
+                if not chunk:
+                    code = self._proc.wait(timeout=5)
+                    raise DemoLakeError(f"demo lake server exited with status {code}{self._stderr_tail()}")
+                buffer += chunk
+        line = buffer.split(b"\n", 1)[0].decode(errors="replace").strip()
+        word, _, port = line.partition(" ")
+        if word != "READY" or not port.isdigit():
+            raise DemoLakeError(f"unexpected line from the demo lake server: {line!r}{self._stderr_tail()}")
+        return int(port)
+
+    def _stderr_tail(self, limit: int = 2000) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.flush()
+        self._stderr.seek(0, os.SEEK_END)
+        size = self._stderr.tell()
+        self._stderr.seek(max(0, size - limit))
+        tail = self._stderr.read().decode(errors="replace").strip()
+        return f"; server stderr:\n{tail}" if tail else ""
+
+    def stop(self) -> None:
+        """Close the server's stdin (it exits), escalating to SIGTERM/SIGKILL if needed."""
+        proc, self._proc, self._port = self._proc, None, None
+        if proc is not None:
+            for stream in (proc.stdin, proc.stdout):
+                if stream is not None:
+                    stream.close()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+        if self._workdir is not None:
+            self._workdir.cleanup()
+            self._workdir = None
+
+    # -- control endpoint -------------------------------------------------------------------
+
+    def _control(self, method: str, action: str, payload: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(payload).encode() if payload is not None else b"" if method == "POST" else None
+        request = urllib.request.Request(
+            f"{self.endpoint_url}/_rlx_demo/{action}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with _NO_PROXY.open(request, timeout=60) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")
+            raise DemoLakeError(f"demo lake refused {method} {action}: {detail}") from exc
+        except OSError as exc:
+            raise DemoLakeError(f"demo lake did not answer {method} {action}: {exc}") from exc
+
+    def faults(self) -> DemoFaults:
+        """The fault settings in force."""
+        return DemoFaults.from_dict(self._control("GET", "faults"))
+
+    def set_faults(self, faults: DemoFaults | None = None, /, **changes: Any) -> DemoFaults:
+        """Replace all faults (``set_faults(DemoFaults(...))``) or merge some (``set_faults(missing=[...])``).
+
+        Changing ``corrupt`` or ``missing`` re-puts or deletes objects and rewrites the indexes.
+        """
+        if faults is not None and changes:
+            raise TypeError("pass either a DemoFaults or keyword changes, not both")
+        payload = faults.to_dict() if faults is not None else DemoFaults().merged(changes).to_dict()
+        if faults is None:
+            payload = {name: payload[name] for name in changes}
+        return DemoFaults.from_dict(self._control("POST", "faults", payload))
+
+    def reset(self) -> None:
+        """Faults back to the start configuration, stats to zero, fault RNG re-seeded."""
+        self._control("POST", "reset")
+
+    def stats(self) -> dict[str, Any]:
+        """Counts: requests, injected_503, injected_403, not_served, object_gets {key: GETs}."""
+        return dict(self._control("GET", "stats"))
+
+    # -- layout helpers ---------------------------------------------------------------------
+
+    def object_key(self, partition_id: str, name: str = "1") -> str:
+        """S3 key (in bucket ``qnt.data``) of object ``name`` of a partition."""
+        return object_key(partition_id, name)
+
+    def expected_object_bytes(self, partition_id: str, name: str = "1") -> bytes:
+        """The intact bytes of one object, regenerated locally (as served when not corrupt)."""
+        for object_name, payload in object_bytes(self.config, partition_id):
+            if object_name == name:
+                return payload
+        raise KeyError(f"partition {partition_id!r} has no object {name!r}")
+
+    def session(self, access_key: str | None = None, secret_key: str | None = None) -> boto3.Session:
+        """A boto3 session pointed at this lake (its own credentials unless others are given)."""
+        if self._workdir is None:
+            raise DemoLakeError("the demo lake is not running")
+        self._sessions += 1
+        return endpoint_session(
+            self.endpoint_url,
+            access_key if access_key is not None else self.config.access_key,
+            secret_key if secret_key is not None else self.config.secret_key,
+            Path(self._workdir.name, f"aws-config-{self._sessions}"),
+        )
