@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -243,3 +245,48 @@ def test_ready_files_hold_exactly_what_the_source_served(clean_demo_lake: DemoLa
     for manifest in store.iter_zone(Zone.READY):
         ready = pq.read_table(store.data_path(Zone.READY, manifest.key))
         assert ready.equals(expected_ready_table(clean_demo_lake, manifest.key.id)), manifest.key.id
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 3 MB filesystem (tmpfs) to fill up: a real ENOSPC, not a simulated one."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {result.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_disk_preflight_refuses_with_the_missing_amount(clean_demo_lake: DemoLake, small_disk: Path) -> None:
+    with open_workspace(demo_settings(clean_demo_lake, small_disk / "data")) as ws:
+        request = request_for(5)
+        engine = ws.engine()
+        finished, _events = anyio.run(lambda: run_collecting(engine, request))
+    assert finished.fatal_kind == "disk full"
+    assert "not enough disk" in (finished.fatal or "") and "missing" in (finished.fatal or "")
+    assert not list((small_disk / "data").rglob("*.parquet"))
+
+
+def test_a_disk_filling_up_stops_the_run_and_keeps_ready_files(
+    clean_demo_lake: DemoLake, small_disk: Path
+) -> None:
+    request = request_for(6)
+    with open_workspace(demo_settings(clean_demo_lake, small_disk / "data", workers=1)) as ws:
+        engine = ws.engine(force_disk=True)
+        finished, events = anyio.run(lambda: run_collecting(engine, request))
+        ready = list(ws.store.iter_zone(Zone.READY))
+        store = ws.store
+    assert finished.fatal_kind == "disk full", finished
+    assert "no space left" in (finished.fatal or "")
+    failed = [e for e in events if isinstance(e, PartitionFailed)]
+    assert len(failed) == 1 and failed[0].kind == "disk full"
+    assert 1 <= len(ready) < 12
+    for manifest in ready:
+        assert sha256_file(store.data_path(Zone.READY, manifest.key)) == manifest.sha256
+    assert not [p for p in store.tmp_root.rglob("*") if p.is_file()]

@@ -177,7 +177,7 @@ def classify(exc: BaseException, what: str = "request") -> SourceError:
     exc = _service_error(exc) or exc
     name = type(exc).__name__
     text = str(exc).splitlines()[0][:300] if str(exc) else name
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in text:
         return SourceError(ErrorKind.DISK_FULL, "no space left on the device holding the data directory")
     response = getattr(exc, "response", None)
     if isinstance(response, dict) and "Error" in response:
