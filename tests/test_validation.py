@@ -367,13 +367,19 @@ def test_message_reads_like_a_sentence(tmp_path: Path) -> None:
     assert "0.01%" in finding.message and finding.measured == 1300 and finding.threshold == 0.0001
 
 
+def small_chunks(monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
+    """Make the scanner read about ``rows`` rows per chunk, whatever the table's width."""
+    original = scan.plan_chunks
+    monkeypatch.setattr(scan, "plan_chunks", lambda meta, cells=None: original(meta, rows * meta.num_columns))
+
+
 @pytest.mark.parametrize("table", TABLES)
 def test_small_chunks_give_the_same_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: str) -> None:
     """Pair statistics stay exact across chunk boundaries (many chunks, split and merged row groups)."""
     data = clean(table)
     path = write(tmp_path, data, row_group_size=250)
     whole = validate_partition(path, key_of(table))
-    monkeypatch.setattr(scan, "CHUNK_CELLS", 97 * data.num_columns)  # 97-row chunks: 250-row groups split
+    small_chunks(monkeypatch, 97)  # 97-row chunks: 250-row groups split
     assert len(scan.plan_chunks(pq.ParquetFile(path).metadata)) > 10
     chunked = validate_partition(path, key_of(table))
     assert chunked.findings == whole.findings == ()
@@ -384,7 +390,7 @@ def test_small_chunks_give_the_same_answers(tmp_path: Path, monkeypatch: pytest.
 def test_defect_on_a_chunk_boundary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = duplicate_id(100)(clean("trades"))  # rows 99 and 100 share an id; chunks of 100 rows
     path = write(tmp_path, data, row_group_size=100)
-    monkeypatch.setattr(scan, "CHUNK_CELLS", 100 * data.num_columns)
+    small_chunks(monkeypatch, 100)
     report = validate_partition(path, key_of("trades"))
     assert [f.check for f in report.findings] == ["trades.duplicate_id"]
     gap = drop_time_window(6, 9)(clean("book"))
