@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -24,10 +25,10 @@ from rlx_tui.validation import (
     PartitionReport,
     Severity,
     Thresholds,
+    scan,
     validate_partition,
     validate_range,
 )
-from rlx_tui.validation import scan
 
 DAY = dt.date(2024, 1, 7)
 EX, SYM = "BINANCE", "BTC-USDT"
@@ -178,9 +179,37 @@ def hole_at_level(index: int, level: int) -> Callable[[pa.Table], pa.Table]:
     return apply
 
 
+def nan_level(index: int, level: int, side: str = "bid") -> Callable[[pa.Table], pa.Table]:
+    def apply(data: pa.Table) -> pa.Table:
+        data = set_at(f"{side}_{level}_price", index, np.nan)(data)
+        return set_at(f"{side}_{level}_size", index, np.nan)(data)
+
+    return apply
+
+
+def nan_deep_end(index: int, side: str = "ask") -> Callable[[pa.Table], pa.Table]:
+    """Empty (NaN) levels 15..19: legitimate at the deep end of the book."""
+
+    def apply(data: pa.Table) -> pa.Table:
+        for level in range(15, 20):
+            data = nan_level(index, level, side)(data)
+        return data
+
+    return apply
+
+
 def duplicate_id(index: int) -> Callable[[pa.Table], pa.Table]:
     def apply(data: pa.Table) -> pa.Table:
         return set_at("trade_id", index, data.column("trade_id")[index - 1].as_py())(data)
+
+    return apply
+
+
+def both(*steps: Callable[[pa.Table], pa.Table]) -> Callable[[pa.Table], pa.Table]:
+    def apply(data: pa.Table) -> pa.Table:
+        for step in steps:
+            data = step(data)
+        return data
 
     return apply
 
@@ -216,7 +245,9 @@ class Defect:
     thresholds: Thresholds = DEFAULT_THRESHOLDS
 
 
-def _d(name: str, table: str, inject: Callable[[pa.Table], pa.Table], check: str, sev: Severity, *also: str) -> Defect:
+def _d(
+    name: str, table: str, inject: Callable[[pa.Table], pa.Table], check: str, sev: Severity, *also: str
+) -> Defect:
     return Defect(name, table, inject, check, sev, frozenset(also))
 
 
@@ -245,9 +276,20 @@ DEFECTS: list[Defect] = [
     _d("duplicate trade id", "trades", duplicate_id(51), "trades.duplicate_id", E),
     _d("price jump 10%", "trades", scale_price(1000, 1.10), "trades.price_jump", W),
     _d("crossed book", "book", cross_top(100), "book.crossed", E),
-    _d("misordered levels", "book", swap_columns_at("bid_3_price", "bid_4_price", 100), "book.level_order", E),
+    _d(
+        "misordered levels", "book", swap_columns_at("bid_3_price", "bid_4_price", 100), "book.level_order", E
+    ),
     _d("misordered asks", "book", swap_columns_at("ask_0_price", "ask_1_price", 7), "book.level_order", E),
     _d("hole in the ladder", "book", hole_at_level(100, 3), "book.empty_level", E),
+    _d("NaN hole in the ladder", "book", nan_level(100, 3), "book.empty_level", E),
+    _d(
+        "misordered, NaN elsewhere",
+        "book",
+        both(nan_deep_end(50), swap_columns_at("ask_5_price", "ask_6_price", 9)),
+        "book.level_order",
+        E,
+    ),
+    _d("NaN size at a price", "book", set_at("bid_2_size", 100, np.nan), "book.size_negative", E),
     _d("negative book size", "book", set_at("ask_2_size", 100, -1.0), "book.size_negative", E),
     _d("sequence backwards", "book", step_back_sequence(100), "book.sequence", E),
     _d("sequence backwards", "book_delta_v2", step_back_sequence(100), "delta.sequence", E),
@@ -256,7 +298,9 @@ DEFECTS: list[Defect] = [
     _d("dropped column", "trades", drop("quantity"), "schema.missing_column", E),
     _d("dropped level", "book", drop("bid_5_size"), "schema.missing_column", E),
     _d("retyped column", "trades", retype("trade_id", pa.float64()), "schema.dtype", E),
-    _d("tz-naive timestamps", "book_delta_v2", retype("received_time", pa.timestamp("ns")), "schema.dtype", E),
+    _d(
+        "tz-naive timestamps", "book_delta_v2", retype("received_time", pa.timestamp("ns")), "schema.dtype", E
+    ),
     _d("extra column", "book_delta_v2", extra_column, "schema.extra_column", W),
     _d("wrong exchange", "trades", relabel_exchange, "all.partition_key", E),
     Defect(
@@ -309,6 +353,14 @@ def test_defect_is_caught_by_its_check(tmp_path: Path, defect: Defect) -> None:
     assert report.measurements[defect.check]["status"] == defect.severity.value
 
 
+@pytest.mark.parametrize("side", ["bid", "ask"])
+def test_empty_deep_levels_are_fine(tmp_path: Path, side: str) -> None:
+    data = nan_deep_end(100, side)(clean("book"))
+    data = set_null(f"{side}_19_price", 200)(set_null(f"{side}_19_size", 200)(data))
+    report = validate_partition(write(tmp_path, data), key_of("book"))
+    assert report.findings == ()
+
+
 def test_truncated_file_is_unreadable(tmp_path: Path) -> None:
     path = write(tmp_path, clean("book_delta_v2"))
     path.write_bytes(path.read_bytes()[: path.stat().st_size * 2 // 3])
@@ -353,7 +405,9 @@ def test_sha256_and_row_count(tmp_path: Path) -> None:
     good = validate_partition(path, key_of("trades"), expected_rows=data.num_rows, expected_sha256=digest)
     assert good.findings == () and "integrity.sha256" in good.checks_run
     assert validate_partition(path, key_of("trades"), expected_sha256="sha256:" + digest).ok
-    bad = validate_partition(path, key_of("trades"), expected_rows=data.num_rows + 1, expected_sha256="0" * 64)
+    bad = validate_partition(
+        path, key_of("trades"), expected_rows=data.num_rows + 1, expected_sha256="0" * 64
+    )
     assert {f.check for f in bad.errors} == {"integrity.sha256", "integrity.row_count"}
     assert f"{data.num_rows:,} rows in the file, but {data.num_rows + 1:,} rows were fetched" in bad.reason
 
@@ -374,7 +428,9 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
 
 
 @pytest.mark.parametrize("table", TABLES)
-def test_small_chunks_give_the_same_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: str) -> None:
+def test_small_chunks_give_the_same_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: str
+) -> None:
     """Pair statistics stay exact across chunk boundaries (many chunks, split and merged row groups)."""
     data = clean(table)
     path = write(tmp_path, data, row_group_size=250)
@@ -403,7 +459,7 @@ def test_plan_chunks_merges_and_splits(tmp_path: Path) -> None:
     meta = pq.ParquetFile(write(tmp_path, data, row_group_size=300)).metadata
     chunks = scan.plan_chunks(meta, cells=1000 * meta.num_columns)
     assert sum(c.rows for c in chunks) == data.num_rows
-    assert all(a.offset + a.rows == b.offset for a, b in zip(chunks, chunks[1:], strict=False))
+    assert all(a.offset + a.rows == b.offset for a, b in itertools.pairwise(chunks))
     assert chunks[0].first_group == 0 and chunks[0].last_group == 2  # three groups merged
     split = scan.plan_chunks(meta, cells=100 * meta.num_columns)
     assert len(split) > len(chunks) and sum(c.rows for c in split) == data.num_rows
@@ -414,7 +470,9 @@ def test_unsorted_gap_fallback_is_exact(tmp_path: Path) -> None:
     data = swap_times(500)(drop_time_window(6, 9)(clean("trades")))
     report = validate_partition(write(tmp_path, data), key_of("trades"))
     origin = np.sort(data.column("origin_time").cast(pa.int64()).to_numpy())
-    assert report.measurements["all.max_gap"]["measured"] == pytest.approx(np.diff(origin).max() / NS, abs=1e-6)
+    assert report.measurements["all.max_gap"]["measured"] == pytest.approx(
+        np.diff(origin).max() / NS, abs=1e-6
+    )
 
 
 # -- thresholds ---------------------------------------------------------------------------
@@ -451,7 +509,9 @@ def test_missing_days_are_reported_by_date() -> None:
     assert [(f.check, f.severity) for f in findings] == [("range.missing_day", E)] * 2
     source, not_ready = findings
     assert source.measured == ["2024-01-03", "2024-01-04"]
-    assert source.message.startswith("trades BINANCE BTC-USDT: missing at source on 2024-01-03, 2024-01-04 (2 days")
+    assert source.message.startswith(
+        "trades BINANCE BTC-USDT: missing at source on 2024-01-03, 2024-01-04 (2 days"
+    )
     assert not_ready.measured == ["2024-01-05", "2024-01-06"]
     assert "not ready on 2024-01-05, 2024-01-06" in not_ready.message
 
@@ -473,7 +533,9 @@ def test_boundary_gap_across_midnight() -> None:
     findings = validate_range(expected, ready)
     assert [(f.check, f.severity) for f in findings] == [("range.boundary_gap", E)]
     assert findings[0].message.startswith("book BINANCE BTC-USDT 2024-01-01 -> 2024-01-02: 10,804 s (3.0 h)")
-    lenient = dataclasses.replace(DEFAULT_THRESHOLDS, gaps_book=dataclasses.replace(DEFAULT_THRESHOLDS.gaps_book, error_s=20_000))
+    lenient = dataclasses.replace(
+        DEFAULT_THRESHOLDS, gaps_book=dataclasses.replace(DEFAULT_THRESHOLDS.gaps_book, error_s=20_000)
+    )
     assert [f.severity for f in validate_range(expected, ready, thresholds=lenient)] == [W]
 
 
@@ -483,7 +545,9 @@ def test_range_accepts_manifests_and_flags_row_volume() -> None:
     for n in range(1, 6):
         rows = 100 if n == 5 else 1000
         first, last = _ns(_day(n), 0.001), _ns(_day(n), 23.999)
-        manifest = PartitionManifest(key_of("trades", _day(n)), Zone.READY, source, rows=rows, first_ns=first, last_ns=last)
+        manifest = PartitionManifest(
+            key_of("trades", _day(n)), Zone.READY, source, rows=rows, first_ns=first, last_ns=last
+        )
         ready[manifest.key] = manifest
     findings = validate_range(list(ready), ready)
     assert [(f.check, f.severity, f.measured) for f in findings] == [("range.row_volume", W, 100)]

@@ -1,6 +1,6 @@
 """Validate one partition file: integrity, schema and market-data quality.
 
-``validate_partition`` never raises for bad data; every problem is a
+``validate_partition`` never raises for bad or missing data; every problem is a
 :class:`Finding` with a stable check id, a severity (error = quarantine,
 warning = recorded, the file stays ready), the measured value and the
 threshold. ``PartitionReport.measurements[check]`` holds
@@ -12,78 +12,68 @@ Check ids (stable):
 =========================  ====  ==========================================================
 id                         sev   what
 =========================  ====  ==========================================================
-integrity.readable         E     file exists, footer parses, every row group of every column decodes
+integrity.readable         E     file exists, footer parses, every page of every column decodes
 integrity.sha256           E     file bytes hash to the recorded sha256 (only when one is given)
 integrity.row_count        E     rows decoded = rows in the footer = rows fetched (when given)
 integrity.empty            E     the file has at least one row
 schema.missing_column      E     a canonical column is absent (one finding per column)
-schema.dtype               E     a canonical column has another type (string/large_string are equal)
-schema.extra_column        W     a column not in the canonical schema (data is intact; readers by
-                                 name are unaffected, so it is recorded rather than quarantined)
+schema.dtype               E     a canonical column has another type (string = large_string)
+schema.extra_column        W     a column outside the canonical schema: the data is intact and
+                                 readers select columns by name, so it is recorded, not quarantined
 all.nulls                  E     null or NaN in a required column
 all.partition_key          E     ``exchange``/``symbol`` values differ from the partition's
-all.out_of_day             W/E   origin_time outside the partition's UTC day (<= 1 s spill W)
-all.origin_order           W     origin_time inversions between consecutive rows
-all.received_order         W     received_time inversions between consecutive rows
-all.latency_negative       W/E   rows with received_time < origin_time (E for a large skew)
-all.latency_median         E     median of received_time - origin_time above the limit
-all.latency_max            W     the largest latency above the limit
+all.out_of_day             W/E   origin_time outside the partition's UTC day (<= 1 s spill: W)
+all.origin_order           W     origin_time earlier than the previous row's
+all.received_order         W     received_time earlier than the previous row's
+all.latency_negative       W/E   received_time < origin_time (E when the skew exceeds 60 s)
+all.latency_median         E     median of received_time - origin_time above 60 s
+all.latency_max            W     a row received more than 600 s after its origin_time
 all.max_gap                W/E   largest gap between consecutive in-day origin times
-all.coverage_start         W/E   time from 00:00 UTC to the first in-day origin time
-all.coverage_end           W/E   time from the last in-day origin time to 24:00 UTC
+all.coverage_start         W/E   from 00:00 UTC to the first in-day origin time
+all.coverage_end           W/E   from the last in-day origin time to 24:00 UTC
 trades.price_positive      E     price <= 0
 trades.quantity_positive   E     quantity <= 0
 trades.side                E     side not in {buy, sell}
 trades.duplicate_id        E     a trade_id occurs twice (strictly increasing ids prove uniqueness)
-trades.price_jump          W     move between consecutive trades above max(floor, multiple x mean move)
-book.crossed               W/E   best bid >= best ask (crossed or locked)
-book.level_order           E     bid prices not strictly descending / ask prices not strictly ascending
+trades.price_jump          W     move between consecutive trades above max(5%, 50x the mean move)
+book.crossed               W/E   best bid >= best ask; more than 0.01% of snapshots: E
+book.level_order           E     bid prices not strictly descending, asks not strictly ascending
 book.empty_level           E     an empty level (null/NaN price) above a non-empty one
 book.size_negative         E     a negative size, or a size <= 0 or missing where a price exists
 book.sequence              E     sequence_number decreases
 delta.price_positive       E     price <= 0
 delta.size_negative        E     size < 0 (0 removes a level)
-delta.sequence             E     sequence_number decreases (gaps are counted, not judged)
+delta.sequence             E     sequence_number decreases (gaps > 1 are counted, not judged)
 =========================  ====  ==========================================================
 
-Checks whose columns are missing or retyped are skipped (the schema finding
-explains why); an unreadable file stops after ``integrity.readable``.
+Limits come from :class:`Thresholds` (values above are the defaults). Gaps and
+coverage use per-table limits (trades: W > 10 min, E > 60 min; book and deltas:
+W > 60 s, E > 15 min). Checks whose columns are missing or retyped are skipped
+(the schema finding says why); an unreadable file stops after ``integrity.readable``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rlx_tui.partitions import PartitionKey
-from rlx_tui.schemas import BOOK_LEVELS, CANONICAL_SCHEMAS, TS
-from rlx_tui.validation import scan
-from rlx_tui.validation.findings import Finding, PartitionReport, Severity
-from rlx_tui.validation.thresholds import DEFAULT_THRESHOLDS, GapLimits, Thresholds
+from rlx_tui.schemas import CANONICAL_SCHEMAS
+from rlx_tui.validation import quality, scan
+from rlx_tui.validation.findings import PartitionReport, Severity
+from rlx_tui.validation.recorder import Recorder
+from rlx_tui.validation.text import num, short
+from rlx_tui.validation.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
-NS = 1_000_000_000
 _HASH_CHUNK = 1 << 20
+_STRINGS = (pa.string(), pa.large_string(), pa.string_view())
 
-# Columns that must never be null (or NaN). Book levels may be empty at the deep end.
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "trades": tuple(f.name for f in CANONICAL_SCHEMAS["trades"]),
-    "book": ("sequence_number", "origin_time", "received_time", "exchange", "symbol"),
-    "book_delta_v2": tuple(f.name for f in CANONICAL_SCHEMAS["book_delta_v2"]),
-}
-# For tables without a canonical schema: the columns the generic checks understand.
-_GENERIC_TYPES: dict[str, pa.DataType] = {
-    "origin_time": TS,
-    "received_time": TS,
-    "exchange": pa.string(),
-    "symbol": pa.string(),
-}
+
+class _Stop(Exception):
+    """The file cannot be examined further (the reason is already recorded)."""
 
 
 def validate_partition(
@@ -95,700 +85,120 @@ def validate_partition(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> PartitionReport:
     """Validate one partition file; never raises for bad or missing data."""
-    v = _Validation(key, thresholds)
+    rec = Recorder(key, thresholds)
     try:
-        v.run(Path(path), expected_rows, expected_sha256)
+        _run(rec, Path(path), expected_rows, expected_sha256)
     except _Stop:
         pass
-    except Exception as exc:  # a file the reader chokes on must not crash the engine
-        text = f"validation could not complete ({type(exc).__name__}: {scan._short(exc)}); the file cannot be trusted"
-        v.record("integrity.readable", False, True, Severity.ERROR, text)
-    return v.report()
+    except Exception as exc:  # whatever the reader chokes on must not crash the engine
+        text = (
+            f"validation could not complete ({type(exc).__name__}: {short(exc)}); the file cannot be trusted"
+        )
+        rec.record("integrity.readable", False, True, Severity.ERROR, text)
+    return rec.report()
 
 
-class _Stop(Exception):
-    """Raised internally when the file cannot be examined further."""
+def _run(rec: Recorder, path: Path, expected_rows: int | None, expected_sha256: str | None) -> None:
+    parquet = _open(rec, path)
+    meta = parquet.metadata
+    rec.rows = meta.num_rows
+    if expected_sha256 is not None:
+        _check_sha256(rec, path, expected_sha256)
+    if expected_rows is not None:
+        _check_expected_rows(rec, meta.num_rows, expected_rows)
+    usable = _check_schema(rec, parquet.schema_arrow)
+    if meta.num_rows == 0:
+        rec.record("integrity.empty", 0, 1, Severity.ERROR, "the file has no rows (expected at least 1)")
+        raise _Stop
+    rec.record("integrity.empty", meta.num_rows, 1)
+    chunks = scan.plan_chunks(meta)
+    plan = quality.build_plan(rec.key, usable, parquet.schema_arrow.names, rec.t, meta.num_rows)
+    try:
+        values = scan.run(path, plan, chunks)
+    except scan.ChunkError as exc:
+        text = f"the file is unreadable: {exc}; fetch it again"
+        rec.record("integrity.readable", False, True, Severity.ERROR, text)
+        raise _Stop from exc
+    rec.record("integrity.readable", True, True)
+    rec.rows = int(values["__rows"])
+    _check_decoded_rows(rec, rec.rows, meta.num_rows)
+    quality.Evaluator(rec, usable, values, path, chunks).evaluate()
 
 
-# -- formatting --------------------------------------------------------------------
+def _open(rec: Recorder, path: Path) -> pq.ParquetFile:
+    if not path.is_file():
+        rec.record(
+            "integrity.readable",
+            False,
+            True,
+            Severity.ERROR,
+            f"the file {path} does not exist; fetch it again",
+        )
+        raise _Stop
+    try:
+        return pq.ParquetFile(path)
+    except Exception as exc:  # truncated, or not parquet at all
+        text = f"the file is unreadable (parquet footer: {short(exc)}); fetch it again"
+        rec.record("integrity.readable", False, True, Severity.ERROR, text)
+        raise _Stop from exc
 
 
-def _n(value: int | float) -> str:
-    """Thousands separators; floats keep up to 3 significant decimals."""
-    if isinstance(value, int) or float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.3f}".rstrip("0").rstrip(".")
+def _check_sha256(rec: Recorder, path: Path, expected: str) -> None:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(_HASH_CHUNK):
+            digest.update(block)
+    actual, wanted = digest.hexdigest(), expected.lower().removeprefix("sha256:")
+    if actual == wanted:
+        rec.record("integrity.sha256", actual, wanted)
+        return
+    text = f"sha256 {actual[:16]}… differs from the recorded {wanted[:16]}…; the file changed after writing"
+    rec.record("integrity.sha256", actual, wanted, Severity.ERROR, text)
 
 
-def _count(count: int, noun: str, plural: str | None = None) -> str:
-    """``"1 row"``, ``"1,204 rows"``."""
-    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+def _check_expected_rows(rec: Recorder, rows: int, expected: int) -> None:
+    if rows == expected:
+        rec.record("integrity.row_count", rows, expected)
+        return
+    text = f"{num(rows)} rows in the file, but {num(expected)} rows were fetched"
+    rec.record("integrity.row_count", rows, expected, Severity.ERROR, text)
 
 
-def _secs(value_s: float) -> str:
-    text = f"{_n(round(value_s, 3))} s"
-    if abs(value_s) >= 3600:
-        return f"{text} ({value_s / 3600:.1f} h)"
-    if abs(value_s) >= 120:
-        return f"{text} ({value_s / 60:.1f} min)"
-    return text
-
-
-def _pct(fraction: float) -> str:
-    return f"{fraction * 100:.4g}%"
+def _check_decoded_rows(rec: Recorder, decoded: int, in_footer: int) -> None:
+    if decoded == in_footer:
+        if "integrity.row_count" not in rec.checks:  # else the rows-fetched comparison stands
+            rec.record("integrity.row_count", decoded, in_footer)
+        return
+    text = f"{num(decoded)} rows decoded, but the footer declares {num(in_footer)}"
+    rec.record("integrity.row_count", decoded, in_footer, Severity.ERROR, text)
 
 
 def _same_type(actual: pa.DataType, expected: pa.DataType) -> bool:
-    strings = (pa.string(), pa.large_string(), pa.string_view())
-    return actual == expected or (actual in strings and expected in strings)
-
-
-# -- the validation ------------------------------------------------------------------
-
-
-class _Validation:
-    """Collects findings, checks run and measurements for one partition."""
-
-    def __init__(self, key: PartitionKey, thresholds: Thresholds) -> None:
-        self.key = key
-        self.t = thresholds
-        self.findings: list[Finding] = []
-        self.checks: list[str] = []
-        self.measurements: dict[str, Any] = {}
-        self.rows = 0
-        self.first_ns: int | None = None
-        self.last_ns: int | None = None
-
-    # recording
-    def record(
-        self, check: str, measured: Any, threshold: Any, severity: Severity | None = None, text: str = ""
-    ) -> None:
-        """Record a check; with a severity, also a finding whose message is ``"<key>: <text>"``."""
-        if check not in self.checks:
-            self.checks.append(check)
-        status = "pass" if severity is None else severity.value
-        previous = self.measurements.get(check)
-        if previous is None or previous["status"] == "pass" or status == "error":
-            self.measurements[check] = {"measured": measured, "threshold": threshold, "status": status}
-        if severity is not None:
-            self.findings.append(Finding(check, severity, measured, threshold, f"{self.key}: {text}"))
-
-    def finding(self, check: str, severity: Severity, measured: Any, threshold: Any, text: str) -> None:
-        """A finding only (its measurement is recorded separately with :meth:`note`)."""
-        self.findings.append(Finding(check, severity, measured, threshold, f"{self.key}: {text}"))
-
-    def note(self, check: str, measured: Any, threshold: Any, severity: Severity) -> None:
-        """Record a check's measurement; ``severity`` applies when ``measured`` is non-empty."""
-        self.checks.append(check)
-        status = severity.value if measured else "pass"
-        self.measurements[check] = {"measured": measured, "threshold": threshold, "status": status}
-
-    def report(self) -> PartitionReport:
-        return PartitionReport(
-            findings=tuple(self.findings),
-            rows=self.rows,
-            first_ns=self.first_ns,
-            last_ns=self.last_ns,
-            checks_run=tuple(self.checks),
-            measurements=self.measurements,
-            thresholds=self.t.to_dict(),
-            thresholds_digest=self.t.digest(),
-        )
-
-    # flow
-    def run(self, path: Path, expected_rows: int | None, expected_sha256: str | None) -> None:
-        pf = self.open(path)
-        meta = pf.metadata
-        if expected_sha256 is not None:
-            self.check_sha256(path, expected_sha256)
-        self.rows = meta.num_rows
-        if expected_rows is not None:
-            self.check_expected_rows(meta.num_rows, expected_rows)
-        columns = self.check_schema(pf.schema_arrow)
-        if meta.num_rows == 0:
-            self.record("integrity.empty", 0, 1, Severity.ERROR, "the file has no rows (expected at least 1)")
-            self.record("integrity.readable", True, True)
-            raise _Stop
-        self.record("integrity.empty", meta.num_rows, 1)
-        chunks = scan.plan_chunks(meta)
-        plan = _build_plan(self.key, columns, pf.schema_arrow.names, self.t)
-        try:
-            values = scan.run(path, plan, chunks)
-        except scan.ChunkError as exc:
-            self.record("integrity.readable", False, True, Severity.ERROR, f"the file is unreadable: {exc}")
-            raise _Stop from exc
-        self.record("integrity.readable", True, True)
-        self.rows = int(values["__rows"])
-        self.check_decoded_rows(self.rows, meta.num_rows)
-        _Evaluator(self, columns, values, path, chunks).evaluate()
-
-    def open(self, path: Path) -> pq.ParquetFile:
-        if not path.is_file():
-            self.record("integrity.readable", False, True, Severity.ERROR, f"the file {path} does not exist")
-            raise _Stop
-        try:
-            return pq.ParquetFile(path)
-        except Exception as exc:  # truncated or not parquet
-            text = f"the file is unreadable (parquet footer: {scan._short(exc)}); fetch it again"
-            self.record("integrity.readable", False, True, Severity.ERROR, text)
-            raise _Stop from exc
-
-    def check_sha256(self, path: Path, expected: str) -> None:
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            while block := fh.read(_HASH_CHUNK):
-                digest.update(block)
-        actual = digest.hexdigest()
-        wanted = expected.lower().removeprefix("sha256:")
-        if actual == wanted:
-            self.record("integrity.sha256", actual, wanted)
-        else:
-            text = f"sha256 {actual[:16]}… differs from the recorded {wanted[:16]}…; the file changed after writing"
-            self.record("integrity.sha256", actual, wanted, Severity.ERROR, text)
-
-    def check_expected_rows(self, rows: int, expected: int) -> None:
-        if rows == expected:
-            self.record("integrity.row_count", rows, expected)
-        else:
-            text = f"{_n(rows)} rows in the file, but {_n(expected)} rows were fetched"
-            self.record("integrity.row_count", rows, expected, Severity.ERROR, text)
-
-    def check_decoded_rows(self, decoded: int, in_footer: int) -> None:
-        if decoded == in_footer:
-            if "integrity.row_count" not in self.checks:
-                self.record("integrity.row_count", decoded, in_footer)
-            return
-        text = f"{_n(decoded)} rows decoded, but the footer declares {_n(in_footer)}"
-        self.record("integrity.row_count", decoded, in_footer, Severity.ERROR, text)
-
-    def check_schema(self, schema: pa.Schema) -> dict[str, pa.DataType]:
-        """Schema findings; returns the columns usable by quality checks (present, right type)."""
-        canonical = CANONICAL_SCHEMAS.get(self.key.table)
-        actual = {f.name: f.type for f in schema}
-        if canonical is None:
-            return {
-                n: t for n, t in actual.items() if n in _GENERIC_TYPES and _same_type(t, _GENERIC_TYPES[n])
-            }
-        missing = [f for f in canonical if f.name not in actual]
-        retyped = [f for f in canonical if f.name in actual and not _same_type(actual[f.name], f.type)]
-        extra = [n for n in actual if canonical.get_field_index(n) < 0]
-        for f in missing:
-            self.finding(
-                "schema.missing_column",
-                Severity.ERROR,
-                "absent",
-                str(f.type),
-                f"column {f.name!r} ({f.type}) is missing",
-            )
-        for f in retyped:
-            self.finding(
-                "schema.dtype",
-                Severity.ERROR,
-                str(actual[f.name]),
-                str(f.type),
-                f"column {f.name!r} is {actual[f.name]}, expected {f.type}",
-            )
-        for name in extra:
-            text = f"extra column {name!r} ({actual[name]}) is not in the canonical {self.key.table} schema"
-            self.finding("schema.extra_column", Severity.WARNING, str(actual[name]), "absent", text)
-        self.note("schema.missing_column", [f.name for f in missing], [], Severity.ERROR)
-        self.note("schema.dtype", {f.name: str(actual[f.name]) for f in retyped}, {}, Severity.ERROR)
-        self.note("schema.extra_column", extra, [], Severity.WARNING)
-        bad = {f.name for f in missing + retyped}
-        return {f.name: f.type for f in canonical if f.name not in bad}
-
-
-# -- the one-pass plan ----------------------------------------------------------------------
-
-
-def _o() -> pl.Expr:
-    return pl.col("origin_time").cast(pl.Int64)
-
-
-def _r() -> pl.Expr:
-    return pl.col("received_time").cast(pl.Int64)
-
-
-def _build_plan(
-    key: PartitionKey, usable: dict[str, pa.DataType], names: list[str], t: Thresholds
-) -> scan.Plan:
-    plan = scan.Plan()
-    required = REQUIRED.get(key.table, tuple(_GENERIC_TYPES))
-    for name in names:
-        if name in required:
-            plan.add(f"nulls:{name}", pl.col(name).null_count())
-            if pa.types.is_floating(usable.get(name, pa.null())):
-                plan.add(f"nans:{name}", pl.col(name).is_nan().sum())
-    for name in ("exchange", "symbol"):
-        if name in usable:
-            plan.add(f"mismatch:{name}", (pl.col(name) != getattr(key, name)).sum())
-    if "origin_time" in usable:
-        _plan_origin(plan, key)
-    if "received_time" in usable:
-        plan.series["r"] = _r()
-        plan.add_pair("r_inversions", "r", lambda a, b: b < a, "sum")
-    if "origin_time" in usable and "received_time" in usable:
-        _plan_latency(plan, t)
-    table_plans = {"trades": _plan_trades, "book": _plan_book, "book_delta_v2": _plan_delta}
-    if key.table in table_plans:
-        table_plans[key.table](plan, usable, t)
-    _decode_the_rest(plan, names)
-    return plan
-
-
-def _decode_the_rest(plan: scan.Plan, names: list[str]) -> None:
-    """Make sure every column is decoded (so every page is checked), at the cost of a null count."""
-    used: set[str] = set()
-    for expr in [*(a.expr for a in plan.aggs), *plan.series.values()]:
-        used.update(expr.meta.root_names())
-    for name in names:
-        if name not in used:
-            plan.add(f"nulls:{name}", pl.col(name).null_count())
-
-
-def _plan_origin(plan: scan.Plan, key: PartitionKey) -> None:
-    start, end = key.day_bounds_ns()
-    in_day = (_o() >= start) & (_o() < end)
-    plan.add("o_min", _o().min(), "min")
-    plan.add("o_max", _o().max(), "max")
-    plan.add("o_out_of_day", (~in_day).sum())
-    plan.add("o_day_min", _o().filter(in_day).min(), "min")
-    plan.add("o_day_max", _o().filter(in_day).max(), "max")
-    plan.series["o"] = _o()
-    plan.series["o_day"] = _o().filter(in_day)
-    plan.add_pair("o_inversions", "o", lambda a, b: b < a, "sum")
-    plan.add_pair("o_day_inversions", "o_day", lambda a, b: b < a, "sum")
-    plan.add_pair("o_day_max_gap", "o_day", lambda a, b: b - a, "max")
-
-
-def _plan_latency(plan: scan.Plan, t: Thresholds) -> None:
-    lat = _r() - _o()
-    plan.add("lat_count", lat.count())
-    plan.add("lat_negative", (lat < 0).sum())
-    plan.add("lat_min", lat.min(), "min")
-    plan.add("lat_max", lat.max(), "max")
-    plan.add("lat_over_median_limit", (lat > int(t.latency_median_error_s * NS)).sum())
-    plan.add("lat_over_max_limit", (lat > int(t.latency_max_warn_s * NS)).sum())
-    plan.add("lat_median", lat.median(), "chunks")
-
-
-def _plan_trades(plan: scan.Plan, usable: dict[str, pa.DataType], t: Thresholds) -> None:
-    if "price" in usable:
-        price = pl.col("price")
-        plan.add("price_nonpositive", (price <= 0).sum())
-        plan.series["px"] = price.filter(price.is_finite() & (price > 0))
-        move = lambda a, b: abs(b / a - 1)  # noqa: E731 - works on expressions and floats
-        plan.add_pair("jump_max", "px", move, "max")
-        plan.add_pair("jump_sum", "px", move, "sum")
-        plan.add_pair("jump_count", "px", move, "count")
-        plan.add_pair("jump_over_floor", "px", lambda a, b: move(a, b) > t.price_jump_floor, "sum")
-    if "quantity" in usable:
-        plan.add("quantity_nonpositive", (pl.col("quantity") <= 0).sum())
-    if "side" in usable:
-        plan.add("side_bad", (~pl.col("side").is_in(["buy", "sell"])).sum())
-    if "trade_id" in usable:
-        plan.series["tid"] = pl.col("trade_id")
-        plan.add_pair("tid_not_increasing", "tid", lambda a, b: b <= a, "sum")
-
-
-def _book_levels_usable(usable: dict[str, pa.DataType]) -> bool:
-    return all(c in usable for c in _LEVEL_COLUMNS)
-
-
-_LEVEL_COLUMNS = tuple(
-    f"{s}_{i}_{w}" for s in ("bid", "ask") for i in range(BOOK_LEVELS) for w in ("price", "size")
-)
-
-
-class _BookExprs:
-    """Book level checks. Empty level = null price; with ``nan_aware`` NaN counts as empty too.
-
-    NaN handling costs about 2x, so the first pass only counts rows holding a NaN level and
-    the NaN-aware expressions run in a second pass when there are any.
-    """
-
-    def __init__(self, nan_aware: bool) -> None:
-        self.nan_aware = nan_aware
-
-    @staticmethod
-    def col(side: str, i: int, what: str = "price") -> pl.Expr:
-        return pl.col(f"{side}_{i}_{what}")
-
-    def empty(self, side: str, i: int, what: str = "price") -> pl.Expr:
-        c = self.col(side, i, what)
-        return c.is_null() | c.is_nan() if self.nan_aware else c.is_null()
-
-    def both_present(self, expr: pl.Expr, *cells: tuple[str, int]) -> pl.Expr:
-        """``expr`` where the given price levels exist (null compares as null already)."""
-        if not self.nan_aware:
-            return expr
-        for side, i in cells:
-            expr = expr & self.col(side, i).is_not_nan()
-        return expr
-
-    def top(self) -> dict[str, pl.Expr]:
-        bid, ask = self.col("bid", 0), self.col("ask", 0)
-        return {
-            "crossed": self.both_present(bid >= ask, ("bid", 0), ("ask", 0)).sum(),
-            "empty_top": (self.empty("bid", 0) | self.empty("ask", 0)).sum(),
-        }
-
-    def levels(self) -> dict[str, pl.Expr]:
-        pairs = range(BOOK_LEVELS - 1)
-        misordered = [
-            self.both_present(self.col("bid", i + 1) >= self.col("bid", i), ("bid", i), ("bid", i + 1))
-            for i in pairs
-        ] + [
-            self.both_present(self.col("ask", i + 1) <= self.col("ask", i), ("ask", i), ("ask", i + 1))
-            for i in pairs
-        ]
-        holes = [self.empty(s, i) & ~self.empty(s, i + 1) for s in ("bid", "ask") for i in pairs]
-        sizes = [self.bad_size(s, i) for s in ("bid", "ask") for i in range(BOOK_LEVELS)]
-        return {
-            "level_misordered": pl.any_horizontal(misordered).sum(),
-            "level_holes": pl.any_horizontal(holes).sum(),
-            "size_bad": pl.any_horizontal(sizes).sum(),
-        }
-
-    def bad_size(self, side: str, i: int) -> pl.Expr:
-        size = self.col(side, i, "size")
-        return (size < 0) | (~self.empty(side, i) & (self.empty(side, i, "size") | (size <= 0)))
-
-    def plan(self, usable: dict[str, pa.DataType]) -> dict[str, pl.Expr]:
-        exprs = self.top() if "bid_0_price" in usable and "ask_0_price" in usable else {}
-        return exprs | self.levels() if _book_levels_usable(usable) else exprs
-
-
-def _plan_book(plan: scan.Plan, usable: dict[str, pa.DataType], t: Thresholds) -> None:
-    for name, expr in _BookExprs(nan_aware=False).plan(usable).items():
-        plan.add(name, expr)
-    levels = [pl.col(c).sum() for c in _LEVEL_COLUMNS if c in usable]
-    if levels:  # NaN anywhere makes this sum NaN: a cheap probe (inf - inf gives a harmless false alarm)
-        plan.add("level_nan_probe", pl.sum_horizontal(levels))
-    if "sequence_number" in usable:
-        _plan_sequence(plan)
-
-
-def _plan_sequence(plan: scan.Plan) -> None:
-    plan.series["seq"] = pl.col("sequence_number")
-    plan.add_pair("seq_decreases", "seq", lambda a, b: b < a, "sum")
-    plan.add_pair("seq_gaps", "seq", lambda a, b: b - a > 1, "sum")
-
-
-def _plan_delta(plan: scan.Plan, usable: dict[str, pa.DataType], t: Thresholds) -> None:
-    if "price" in usable:
-        plan.add("price_nonpositive", (pl.col("price") <= 0).sum())
-    if "size" in usable:
-        plan.add("size_negative", (pl.col("size") < 0).sum())
-    if "sequence_number" in usable:
-        _plan_sequence(plan)
-
-
-# -- evaluation ------------------------------------------------------------------------------
-
-
-class _Evaluator:
-    """Turns the pass's aggregates into recorded checks and findings."""
-
-    def __init__(
-        self,
-        v: _Validation,
-        usable: dict[str, pa.DataType],
-        values: dict[str, Any],
-        path: Path,
-        chunks: list[scan.Chunk],
-    ) -> None:
-        self.v, self.usable, self.a, self.path, self.chunks = v, usable, values, path, chunks
-        self.key, self.t = v.key, v.t
-        self.rows = int(values["__rows"])
-
-    def evaluate(self) -> None:
-        self.nulls()
-        self.partition_key()
-        if "origin_time" in self.usable:
-            self.v.first_ns, self.v.last_ns = self.a["o_min"], self.a["o_max"]
-            self.out_of_day()
-            self.order("all.origin_order", "o_inversions", "origin_time")
-            self.gaps()
-        if "received_time" in self.usable:
-            self.order("all.received_order", "r_inversions", "received_time")
-        if "lat_count" in self.a:
-            self.latency()
-        table_checks = {"trades": self.trades, "book": self.book, "book_delta_v2": self.delta}
-        if self.key.table in table_checks:
-            table_checks[self.key.table]()
-
-    # all tables
-    def nulls(self) -> None:
-        required = REQUIRED.get(self.key.table, tuple(_GENERIC_TYPES))
-        counts = {c: int(self.a.get(f"nulls:{c}") or 0) + int(self.a.get(f"nans:{c}") or 0) for c in required}
-        counts = {c: n for c, n in counts.items() if f"nulls:{c}" in self.a and n}
-        total = sum(counts.values())
-        if not total:
-            self.v.record("all.nulls", 0, 0)
-            return
-        detail = ", ".join(f"{c}: {_n(n)}" for c, n in counts.items())
-        text = f"{_count(total, 'null or NaN value')} in required columns ({detail}) (threshold 0)"
-        self.v.record("all.nulls", total, 0, Severity.ERROR, text)
-
-    def partition_key(self) -> None:
-        names = [n for n in ("exchange", "symbol") if f"mismatch:{n}" in self.a]
-        if not names:
-            return
-        counts = {n: int(self.a[f"mismatch:{n}"] or 0) for n in names}
-        total = sum(counts.values())
-        if not total:
-            self.v.record("all.partition_key", 0, 0)
-            return
-        detail = ", ".join(
-            f"{_count(c, 'row')} with another {n} than {getattr(self.key, n)!r}" for n, c in counts.items() if c
-        )
-        self.v.record("all.partition_key", total, 0, Severity.ERROR, f"{detail} (threshold 0)")
-
-    def out_of_day(self) -> None:
-        count = int(self.a["o_out_of_day"] or 0)
-        limit = self.t.out_of_day_spill_warn_s
-        if not count:
-            self.v.record("all.out_of_day", 0, limit)
-            return
-        start, end = self.key.day_bounds_ns()
-        spill_ns = max(start - (self.a["o_min"] or start), (self.a["o_max"] or end) - end, 0)
-        spill = spill_ns / NS
-        severity = Severity.WARNING if spill <= limit else Severity.ERROR
-        text = (
-            f"{_count(count, 'row')} with origin_time outside the UTC day, up to {_secs(spill)} outside "
-            f"(warning up to {_secs(limit)}, error beyond)"
-        )
-        self.v.record("all.out_of_day", count, limit, severity, text)
-
-    def order(self, check: str, name: str, column: str) -> None:
-        count = int(self.a[name] or 0)
-        limit = self.t.order_inversions
-        if count <= limit:
-            self.v.record(check, count, limit)
-            return
-        text = f"{_count(count, 'row')} with {column} earlier than the previous row's (threshold {_n(limit)})"
-        self.v.record(check, count, limit, Severity.WARNING, text)
-
-    def latency(self) -> None:
-        self.latency_negative()
-        self.latency_median()
-        self.latency_max()
-
-    def latency_negative(self) -> None:
-        count, limit = int(self.a["lat_negative"] or 0), self.t.latency_negative_rows
-        skew = -min(self.a["lat_min"] or 0, 0) / NS
-        if count <= limit:
-            self.v.record("all.latency_negative", count, limit)
-            return
-        error = skew > self.t.latency_negative_error_s
-        text = (
-            f"{_count(count, 'row')} received before their origin_time, by up to {_secs(skew)} "
-            f"(threshold {_n(limit)} rows; a skew beyond {_secs(self.t.latency_negative_error_s)} is an error)"
-        )
-        self.v.record(
-            "all.latency_negative", count, limit, Severity.ERROR if error else Severity.WARNING, text
-        )
-
-    def latency_median(self) -> None:
-        """Exact decision (more than half the rows above the limit), estimated value across chunks."""
-        limit, valid = self.t.latency_median_error_s, int(self.a["lat_count"] or 0)
-        median = _weighted_median(self.a["lat_median"])
-        measured = None if median is None else round(median / NS, 6)
-        over = int(self.a["lat_over_median_limit"] or 0)
-        if not valid or over * 2 <= valid:
-            self.v.record("all.latency_median", measured, limit)
-            return
-        text = (
-            f"median latency (received_time - origin_time) is about {_secs(measured or 0)}: "
-            f"{_n(over)} of {_count(valid, 'row')} arrived later than the limit of {_secs(limit)}"
-        )
-        self.v.record("all.latency_median", measured, limit, Severity.ERROR, text)
-
-    def latency_max(self) -> None:
-        limit = self.t.latency_max_warn_s
-        worst = (self.a["lat_max"] or 0) / NS
-        if worst <= limit:
-            self.v.record("all.latency_max", worst, limit)
-            return
-        count = int(self.a["lat_over_max_limit"] or 0)
-        text = f"{_count(count, 'row')} arrived more than {_secs(limit)} after their origin_time (worst {_secs(worst)})"
-        self.v.record("all.latency_max", worst, limit, Severity.WARNING, text)
-
-    def gaps(self) -> None:
-        limits = self.t.gap_limits(self.key.table)
-        start, end = self.key.day_bounds_ns()
-        first, last = self.a["o_day_min"], self.a["o_day_max"]
-        lead = (first - start) / NS if first is not None else 86_400.0
-        tail = (end - last) / NS if last is not None else 86_400.0
-        self.gap_check("all.coverage_start", lead, limits, "from 00:00 UTC to the first row")
-        self.gap_check("all.coverage_end", tail, limits, "from the last row to 24:00 UTC")
-        if self.a["o_day_inversions"]:
-            largest = _bucket_max_gap(self.path, self.chunks, start, end)
-        else:
-            largest = self.a["o_day_max_gap"]
-        self.gap_check("all.max_gap", (largest or 0) / NS, limits, "without data inside the day")
-
-    def gap_check(self, check: str, seconds: float, limits: GapLimits, what: str) -> None:
-        threshold = {"warn_s": limits.warn_s, "error_s": limits.error_s}
-        seconds = round(seconds, 6)
-        if seconds <= limits.warn_s:
-            self.v.record(check, seconds, threshold)
-            return
-        severity = Severity.ERROR if seconds > limits.error_s else Severity.WARNING
-        text = f"{_secs(seconds)} {what} (warning above {_secs(limits.warn_s)}, error above {_secs(limits.error_s)})"
-        self.v.record(check, seconds, threshold, severity, text)
-
-    # helpers for simple "any is an error" counts
-    def count_check(self, check: str, name: str, noun: str, what: str) -> None:
-        if name not in self.a:
-            return
-        count = int(self.a[name] or 0)
-        if not count:
-            self.v.record(check, 0, 0)
-            return
-        self.v.record(check, count, 0, Severity.ERROR, f"{_count(count, noun)} {what} (threshold 0)")
-
-    # trades
-    def trades(self) -> None:
-        self.count_check("trades.price_positive", "price_nonpositive", "trade", "with price <= 0")
-        self.count_check("trades.quantity_positive", "quantity_nonpositive", "trade", "with quantity <= 0")
-        self.count_check("trades.side", "side_bad", "trade", "with a side other than 'buy' or 'sell'")
-        if "tid_not_increasing" in self.a:
-            self.duplicate_ids()
-        if "jump_max" in self.a:
-            self.price_jump()
-
-    def duplicate_ids(self) -> None:
-        """Strictly increasing ids prove uniqueness; otherwise count duplicates (one more read)."""
-        if not self.a["tid_not_increasing"]:
-            self.v.record("trades.duplicate_id", 0, 0)
-            return
-        counts = pl.scan_parquet(self.path).select(
-            pl.col("trade_id").drop_nulls().len().alias("n"),
-            pl.col("trade_id").drop_nulls().n_unique().alias("u"),
-        )
-        n, unique = counts.collect().row(0)
-        duplicates = int(n) - int(unique)
-        if not duplicates:
-            self.v.record("trades.duplicate_id", 0, 0)
-            return
-        self.v.record(
-            "trades.duplicate_id",
-            duplicates,
-            0,
-            Severity.ERROR,
-            f"{_count(duplicates, 'duplicate trade_id value')} (threshold 0)",
-        )
-
-    def price_jump(self) -> None:
-        count = int(self.a["jump_count"] or 0)
-        largest = float(self.a["jump_max"] or 0.0)
-        mean = float(self.a["jump_sum"] or 0.0) / count if count else 0.0
-        limit = max(self.t.price_jump_floor, self.t.price_jump_typical_multiple * mean)
-        threshold = {"limit": limit, "floor": self.t.price_jump_floor, "mean_move": mean}
-        if largest <= limit:
-            self.v.record("trades.price_jump", largest, threshold)
-            return
-        over = int(self.a["jump_over_floor"] or 0)
-        text = (
-            f"largest move between consecutive trades is {_pct(largest)} (limit {_pct(limit)}: the larger of "
-            f"{_pct(self.t.price_jump_floor)} and {_n(self.t.price_jump_typical_multiple)}x the day's mean move "
-            f"{_pct(mean)}); {_count(over, 'move')} above {_pct(self.t.price_jump_floor)}"
-        )
-        self.v.record("trades.price_jump", largest, threshold, Severity.WARNING, text)
-
-    # book
-    def book(self) -> None:
-        if math.isnan(self.a.get("level_nan_probe") or 0.0):  # rare: redo level checks, NaN = empty
-            plan = scan.Plan()
-            for name, expr in _BookExprs(nan_aware=True).plan(self.usable).items():
-                plan.add(name, expr)
-            self.a.update({k: v for k, v in scan.run(self.path, plan, self.chunks).items() if k != "__rows"})
-        if "crossed" in self.a:
-            self.crossed()
-        self.count_check("book.level_order", "level_misordered", "snapshot", "with misordered price levels")
-        self.count_check(
-            "book.empty_level", "level_holes", "snapshot", "with an empty level above a non-empty one"
-        )
-        self.count_check(
-            "book.size_negative",
-            "size_bad",
-            "snapshot",
-            "with a negative size, or a size <= 0 or missing at a price",
-        )
-        self.sequence("book.sequence")
-
-    def crossed(self) -> None:
-        count = int(self.a["crossed"] or 0)
-        limit = self.t.crossed_error_fraction
-        share = count / self.rows if self.rows else 0.0
-        if not count:
-            self.v.record("book.crossed", 0, limit)
-            return
-        severity = Severity.ERROR if share > limit else Severity.WARNING
-        text = (
-            f"{_count(count, 'crossed or locked snapshot')} ({_pct(share)} of {_n(self.rows)}; any is a warning, "
-            f"more than {_pct(limit)} an error)"
-        )
-        self.v.record("book.crossed", count, limit, severity, text)
-
-    def sequence(self, check: str) -> None:
-        if "seq_decreases" not in self.a:
-            return
-        count = int(self.a["seq_decreases"] or 0)
-        if not count:
-            self.v.record(check, 0, 0)
-            return
-        self.v.record(
-            check, count, 0, Severity.ERROR, f"sequence_number decreases {_count(count, 'time')} (threshold 0)"
-        )
-
-    # deltas
-    def delta(self) -> None:
-        self.count_check("delta.price_positive", "price_nonpositive", "delta", "with price <= 0")
-        self.count_check("delta.size_negative", "size_negative", "delta", "with size < 0")
-        self.sequence("delta.sequence")
-        if "seq_gaps" in self.a and "delta.sequence" in self.v.measurements:
-            self.v.measurements["delta.sequence"]["gaps"] = int(self.a["seq_gaps"] or 0)
-
-
-def _weighted_median(parts: list[tuple[Any, int]]) -> float | None:
-    """Median of per-chunk medians weighted by chunk rows (exact for a single chunk)."""
-    values = sorted((float(v), w) for v, w in parts if v is not None)
-    if not values:
-        return None
-    half, seen = sum(w for _, w in values) / 2, 0
-    for value, weight in values:
-        seen += weight
-        if seen >= half:
-            return value
-    return values[-1][0]
-
-
-def _bucket_max_gap(path: Path, chunks: list[scan.Chunk], start: int, end: int) -> int | None:
-    """Largest gap of unsorted in-day origin times, exact for gaps >= 1 s, in bounded memory.
-
-    Per second of the day, the earliest and latest timestamp; the largest gap is the
-    largest distance between the latest of one occupied second and the earliest of the next.
-    """
-    lo = np.full(86_400, np.iinfo(np.int64).max, dtype=np.int64)
-    hi = np.full(86_400, np.iinfo(np.int64).min, dtype=np.int64)
-
-    def build(lf: pl.LazyFrame) -> pl.LazyFrame:
-        o = _o()
-        return (
-            lf.select(o.alias("o"))
-            .filter((pl.col("o") >= start) & (pl.col("o") < end))
-            .group_by(((pl.col("o") - start) // NS).alias("s"))
-            .agg(pl.col("o").min().alias("lo"), pl.col("o").max().alias("hi"))
-        )
-
-    for _, frame in scan.iter_frames(path, chunks, build):
-        seconds = frame["s"].to_numpy()
-        np.minimum.at(lo, seconds, frame["lo"].to_numpy())
-        np.maximum.at(hi, seconds, frame["hi"].to_numpy())
-    occupied = np.flatnonzero(hi != np.iinfo(np.int64).min)
-    if len(occupied) < 2:
-        return 0 if len(occupied) else None
-    return int((lo[occupied[1:]] - hi[occupied[:-1]]).max())
+    return actual == expected or (actual in _STRINGS and expected in _STRINGS)
+
+
+def _check_schema(rec: Recorder, schema: pa.Schema) -> dict[str, pa.DataType]:
+    """Schema findings; returns the columns quality checks may use (present, with the right type)."""
+    actual = {f.name: f.type for f in schema}
+    canonical = CANONICAL_SCHEMAS.get(rec.key.table)
+    if canonical is None:  # a pass-through table: only the generic columns are understood
+        known = quality.GENERIC_TYPES
+        return {n: t for n, t in actual.items() if n in known and _same_type(t, known[n])}
+    missing = [f for f in canonical if f.name not in actual]
+    retyped = [f for f in canonical if f.name in actual and not _same_type(actual[f.name], f.type)]
+    extra = [n for n in actual if canonical.get_field_index(n) < 0]
+    for f in missing:
+        text = f"column {f.name!r} ({f.type}) is missing"
+        rec.finding("schema.missing_column", Severity.ERROR, "absent", str(f.type), text)
+    for f in retyped:
+        text = f"column {f.name!r} is {actual[f.name]}, expected {f.type}"
+        rec.finding("schema.dtype", Severity.ERROR, str(actual[f.name]), str(f.type), text)
+    for name in extra:
+        text = f"extra column {name!r} ({actual[name]}) is not in the canonical {rec.key.table} schema"
+        rec.finding("schema.extra_column", Severity.WARNING, str(actual[name]), "absent", text)
+    rec.note("schema.missing_column", [f.name for f in missing], [], "error" if missing else "pass")
+    retyped_types = {f.name: str(actual[f.name]) for f in retyped}
+    rec.note("schema.dtype", retyped_types, {}, "error" if retyped else "pass")
+    rec.note("schema.extra_column", extra, [], "warning" if extra else "pass")
+    bad = {f.name for f in missing + retyped}
+    return {f.name: f.type for f in canonical if f.name not in bad}

@@ -1,8 +1,8 @@
 """One bounded-memory pass over a parquet file, computing many aggregates at once.
 
-The file is read in chunks of whole row groups (``pl.scan_parquet(...).slice``),
-each chunk evaluates every aggregate in one polars ``select``, and the
-partial results are reduced in Python. Order-dependent statistics
+The file is read in chunks of rows (``pl.scan_parquet(...).slice``; small row
+groups merged, large ones split), each chunk evaluates every aggregate in one
+polars ``select``, and the partial results are reduced in Python. Order-dependent statistics
 (inversions, gaps, consecutive price moves) are :class:`PairStat`\\ s: they are
 computed inside each chunk with ``shift`` and completed across chunk
 boundaries from each chunk's first and last value, so they are exact for the
@@ -23,6 +23,8 @@ from typing import Any, Literal
 
 import polars as pl
 import pyarrow.parquet as pq
+
+from rlx_tui.validation.text import short
 
 # Values (rows x columns) per chunk, but at least CHUNK_MIN_ROWS rows (each chunk costs a
 # fixed ~20-40 ms of query planning, which matters for the 86-column book): 1,000,000 rows of
@@ -89,7 +91,7 @@ class Plan:
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """A run of whole row groups: rows [offset, offset + rows) and row groups [first_group, last_group]."""
+    """Rows [offset, offset + rows), lying in row groups first_group..last_group."""
 
     offset: int
     rows: int
@@ -110,14 +112,9 @@ class ChunkError(Exception):
     """A chunk of the file could not be decoded."""
 
     def __init__(self, chunk: Chunk, cause: BaseException) -> None:
-        super().__init__(f"{chunk.describe()} cannot be decoded: {_short(cause)}")
+        super().__init__(f"{chunk.describe()} cannot be decoded: {short(cause)}")
         self.chunk = chunk
         self.cause = cause
-
-
-def _short(exc: BaseException, limit: int = 200) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def plan_chunks(metadata: pq.FileMetaData, cells: int | None = None) -> list[Chunk]:
