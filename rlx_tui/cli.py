@@ -550,7 +550,9 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
     if not args.certificate.is_file():
         raise CliError(f"certificate {args.certificate} not found: give the path to a cert-*.json file")
-    report = verify_certificate(args.certificate, settings.data_dir, trusted_fingerprint=args.fingerprint)
+    # Without --data-dir, the data directory is the one holding the certificate.
+    data_dir = settings.data_dir if args.data_dir else None
+    report = verify_certificate(args.certificate.resolve(), data_dir, trusted_fingerprint=args.fingerprint)
     if args.json:
         _emit_json(
             {

@@ -25,6 +25,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from loguru import logger
+
 from rlx_tui.atomic import TMP_PREFIX, atomic_write_json, fsync_dir
 from rlx_tui.partitions import PartitionKey
 from rlx_tui.validation.findings import Finding
@@ -213,6 +215,7 @@ class StagingStore:
         self.write_manifest(attempt_dir, manifest)
         target = self.partition_dir(manifest.zone, manifest.key)
         self._replace_dir(attempt_dir, target)
+        logger.info("{} staged in {}", manifest.key, manifest.zone.value)
         return manifest
 
     def move(self, manifest: PartitionManifest, zone: Zone, **changes: Any) -> PartitionManifest:
@@ -222,6 +225,7 @@ class StagingStore:
         self.write_manifest(source_dir, moved)
         if zone != manifest.zone:
             self._replace_dir(source_dir, self.partition_dir(zone, manifest.key))
+            logger.info("{} moved {} -> {}", manifest.key, manifest.zone.value, zone.value)
         return moved
 
     def _replace_dir(self, source: Path, target: Path) -> None:
