@@ -378,7 +378,7 @@ def cmd_download(args: argparse.Namespace, settings: Settings) -> int:
         print("interrupted: nothing partial was kept; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     if finished.fatal:
-        codes = {"disk full": EXIT_DISK, "plan": EXIT_USAGE}
+        codes = {"disk full": EXIT_DISK, "plan": EXIT_USAGE, "busy": EXIT_USAGE}
         print(f"rlx-tui: {finished.fatal}", file=sys.stderr)
         return codes.get(finished.fatal_kind or "", EXIT_CONNECTION)
     bad = {k: v for k, v in finished.counts.items() if k not in ("ready",)}
@@ -402,22 +402,26 @@ def _filters(args: argparse.Namespace) -> Callable[[PartitionKey], bool]:
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     from rlx_tui.engine.filing import validate_and_file
-    from rlx_tui.staging import StagingStore, Zone
+    from rlx_tui.staging import StagingStore, StoreBusy, Zone
 
     store = StagingStore(settings.data_dir)
-    store.recover()
     keep = _filters(args)
     results = []
-    for zone in (Zone.RAW, Zone.VALIDATING, Zone.READY, Zone.QUARANTINE):
-        for manifest in list(store.iter_zone(zone)):
-            if not keep(manifest.key) or not manifest.has_data:
-                continue
-            filed = validate_and_file(store, manifest)
-            results.append((manifest.zone, filed))
-            if not args.json:
-                moved = f"{manifest.zone.value} -> {filed.zone.value}"
-                reason = f": {filed.quarantine_reason}" if filed.quarantine_reason else ""
-                print(f"{filed.key.id:<48} {moved}{reason}")
+    try:
+        with store.lock():
+            store.recover()
+            for zone in (Zone.RAW, Zone.VALIDATING, Zone.READY, Zone.QUARANTINE):
+                for manifest in list(store.iter_zone(zone)):
+                    if not keep(manifest.key) or not manifest.has_data:
+                        continue
+                    filed = validate_and_file(store, manifest)
+                    results.append((manifest.zone, filed))
+                    if not args.json:
+                        moved = f"{manifest.zone.value} -> {filed.zone.value}"
+                        reason = f": {filed.quarantine_reason}" if filed.quarantine_reason else ""
+                        print(f"{filed.key.id:<48} {moved}{reason}")
+    except StoreBusy as exc:
+        raise CliError(str(exc)) from None
     quarantined = [f for _, f in results if f.zone is Zone.QUARANTINE]
     if args.json:
         _emit_json(

@@ -15,11 +15,13 @@ file in ``ready``.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -87,6 +89,7 @@ class PartitionManifest:
     quarantine_reason: str | None = None
     fetched_at: str | None = None
     validated_at: str | None = None
+    stale_zone: bool = field(default=False, compare=False)  # sidecar and directory disagreed (crash)
 
     @property
     def has_data(self) -> bool:
@@ -167,6 +170,10 @@ class StoreStatus:
         }
 
 
+class StoreBusy(RuntimeError):
+    """Another rlx-tui process is working in the same data directory."""
+
+
 @dataclass(frozen=True, slots=True)
 class RecoveryReport:
     temp_removed: int
@@ -198,6 +205,27 @@ class StagingStore:
         for zone in Zone:
             self.zone_dir(zone).mkdir(parents=True, exist_ok=True)
         self.tmp_root.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the data directory for this process (an advisory ``flock``), or raise StoreBusy.
+
+        Two processes recovering and downloading into one directory would
+        delete each other's attempts and fetch everything twice.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle = open(self.root / ".lock", "a+")  # noqa: SIM115 - held for the whole block
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StoreBusy(
+                    f"another rlx-tui is working in {self.data_dir}: wait for it to finish, "
+                    "or use another --data-dir"
+                ) from None
+            yield
+        finally:
+            handle.close()
 
     # -- writing ---------------------------------------------------------------
     def new_attempt_dir(self, key: PartitionKey) -> Path:
@@ -248,14 +276,24 @@ class StagingStore:
         shutil.rmtree(attempt_dir, ignore_errors=True)
 
     # -- reading -----------------------------------------------------------------
-    def read_manifest(self, zone: Zone, key: PartitionKey) -> PartitionManifest | None:
-        path = self.partition_dir(zone, key) / SIDECAR
+    @staticmethod
+    def _load(sidecar: Path, zone: Zone) -> PartitionManifest | None:
+        """Read a sidecar; the directory it sits in decides the zone.
+
+        A crash between writing a sidecar (with its new zone) and renaming the
+        directory leaves them disagreeing: such a partition is reported in the
+        zone where its files are, flagged ``stale_zone`` so recovery re-validates it.
+        """
         try:
-            return PartitionManifest.from_dict(json.loads(path.read_text()))
-        except FileNotFoundError:
+            manifest = PartitionManifest.from_dict(json.loads(sidecar.read_text()))
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        except (ValueError, KeyError, TypeError):
-            return None
+        if manifest.zone is not zone:
+            return replace(manifest, zone=zone, stale_zone=True)
+        return manifest
+
+    def read_manifest(self, zone: Zone, key: PartitionKey) -> PartitionManifest | None:
+        return self._load(self.partition_dir(zone, key) / SIDECAR, zone)
 
     def find(self, key: PartitionKey) -> PartitionManifest | None:
         """The partition's manifest in whichever zone holds it (ready first)."""
@@ -271,11 +309,8 @@ class StagingStore:
         if not base.exists():
             return
         for sidecar in sorted(base.glob(f"*/exchange=*/symbol=*/dt=*/{SIDECAR}")):
-            try:
-                manifest = PartitionManifest.from_dict(json.loads(sidecar.read_text()))
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
-            if manifest.zone is zone:
+            manifest = self._load(sidecar, zone)
+            if manifest is not None:
                 yield manifest
 
     def ready_manifests(self) -> dict[PartitionKey, PartitionManifest]:
@@ -306,7 +341,12 @@ class StagingStore:
             for tmp in self.zone_dir(zone).rglob(f"{TMP_PREFIX}*"):
                 tmp.unlink(missing_ok=True)
                 removed += 1
-        pending = [m.key for zone in (Zone.RAW, Zone.VALIDATING) for m in self.iter_zone(zone)]
+        pending = [
+            m.key
+            for zone in Zone
+            for m in self.iter_zone(zone)
+            if m.has_data and (zone in (Zone.RAW, Zone.VALIDATING) or m.stale_zone)
+        ]
         return RecoveryReport(temp_removed=removed, to_revalidate=tuple(sorted(pending)))
 
 

@@ -290,3 +290,50 @@ def test_a_disk_filling_up_stops_the_run_and_keeps_ready_files(
     for manifest in ready:
         assert sha256_file(store.data_path(Zone.READY, manifest.key)) == manifest.sha256
     assert not [p for p in store.tmp_root.rglob("*") if p.is_file()]
+
+
+def test_abandoned_fetches_never_exceed_the_worker_count(clean_demo_lake: DemoLake, data_dir: Path) -> None:
+    """A deadline abandons a fetch thread; it keeps its transfer slot until it really ends."""
+    clean_demo_lake.set_faults(slow_seconds=0.6)
+    finished, events, engine, _ = run_engine(
+        clean_demo_lake, data_dir, request_for(2), fetch_timeout=0.25, retry_attempts=2
+    )
+    assert any(isinstance(e, Retrying) and "deadline" in e.cause for e in events)
+    assert 1 <= engine.max_active_transfers <= 2
+    assert finished.counts.get("failed", 0) >= 1
+    assert not [p for p in data_dir.rglob("*.parquet") if "ready" in p.parts]
+
+
+def test_a_crash_between_sidecar_and_rename_is_recovered(clean_demo_lake: DemoLake, data_dir: Path) -> None:
+    """Simulate the crash window of a zone move: the sidecar says ready, the files are still in validating."""
+    first, _, _, store = run_engine(clean_demo_lake, data_dir, request_for(1, tables=("trades",)))
+    assert first.counts == {"ready": 1}
+    manifest = next(store.iter_zone(Zone.READY))
+    ready_dir = store.partition_dir(Zone.READY, manifest.key)
+    stranded = store.partition_dir(Zone.VALIDATING, manifest.key)
+    stranded.parent.mkdir(parents=True, exist_ok=True)
+    ready_dir.rename(stranded)  # the sidecar inside still says "ready"
+    assert store.status().zones[Zone.READY].partitions == 0
+    assert store.status().zones[Zone.VALIDATING].partitions == 1
+    def parquet_gets() -> int:
+        return sum(n for k, n in clean_demo_lake.stats()["object_gets"].items() if k.endswith(".parquet"))
+
+    gets_before = parquet_gets()
+    second, _events, engine, _ = run_engine(clean_demo_lake, data_dir, request_for(1, tables=("trades",)))
+    assert second.counts == {"ready": 1}
+    assert engine.fetched == []  # re-validated, not downloaded again
+    assert parquet_gets() == gets_before
+    assert sha256_file(store.data_path(Zone.READY, manifest.key)) == manifest.sha256
+
+
+def test_a_second_process_on_the_same_data_directory_is_refused(
+    clean_demo_lake: DemoLake, data_dir: Path
+) -> None:
+    from rlx_tui.staging import StagingStore
+
+    holder = StagingStore(data_dir)
+    with holder.lock():
+        finished, _, engine, _ = run_engine(clean_demo_lake, data_dir, request_for(1))
+    assert finished.fatal_kind == "busy"
+    assert "another rlx-tui is working" in (finished.fatal or "")
+    assert engine.fetched == []

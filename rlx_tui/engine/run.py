@@ -10,13 +10,17 @@ arrives as events on an anyio memory object stream.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from pathlib import Path
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 import anyio.to_thread
 from anyio.abc import ObjectSendStream
 from loguru import logger
@@ -42,8 +46,8 @@ from rlx_tui.engine.plan import Plan, PlanError, build_plan
 from rlx_tui.engine.rate import RateMeter
 from rlx_tui.partitions import PartitionKey, Request
 from rlx_tui.settings import RetryPolicy
-from rlx_tui.sources.base import Cancelled, ErrorKind, Listing, Source, SourceError, classify
-from rlx_tui.staging import PartitionManifest, StagingStore, Zone, free_bytes, utc_now_iso
+from rlx_tui.sources.base import Cancelled, ErrorKind, FetchResult, Listing, Source, SourceError, classify
+from rlx_tui.staging import PartitionManifest, StagingStore, StoreBusy, Zone, free_bytes, utc_now_iso
 from rlx_tui.validation import DEFAULT_THRESHOLDS, Thresholds, validate_partition
 
 DISK_MARGIN = 1.10  # ask for 10 % more than the plan expects
@@ -55,6 +59,12 @@ class RunRefused(Exception):
     def __init__(self, message: str, kind: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+def _first_leaf(group: BaseExceptionGroup) -> BaseException:
+    """The first non-group exception inside a (nested) exception group."""
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def backoff_delay(policy: RetryPolicy, attempt: int, rng: random.Random) -> tuple[float, float]:
@@ -98,6 +108,12 @@ class Engine:
         self.fetched: list[PartitionKey] = []
         self.retries = 0
         self.failures = 0
+        # Transfer slots are held by the fetch thread itself, so a call abandoned
+        # after a deadline or an abort still counts until it really ends.
+        self._transfer_slots = threading.BoundedSemaphore(workers)
+        self._active_lock = threading.Lock()
+        self.active_transfers = 0
+        self.max_active_transfers = 0
         # control
         self._unpaused = anyio.Event()
         self._unpaused.set()
@@ -140,11 +156,10 @@ class Engine:
         refiled = []
         for key in report.to_revalidate:
             manifest = self.store.find(key)
-            if manifest is None or manifest.zone not in (Zone.RAW, Zone.VALIDATING):
+            if manifest is None or not manifest.has_data:
                 continue
-            if not manifest.has_data:
-                continue
-            refiled.append(self._file(manifest))
+            if manifest.zone in (Zone.RAW, Zone.VALIDATING) or manifest.stale_zone:
+                refiled.append(self._file(manifest))
         return report.temp_removed, refiled
 
     def list_source(self, request: Request) -> Listing:
@@ -225,28 +240,44 @@ class Engine:
         self._listing = listing
         started = time.monotonic()
         try:
-            finished = await self._run(request, retry_quarantined=retry_quarantined, dry_run=dry_run)
+            if dry_run:  # touches nothing, so takes no lock either
+                finished = await self._run(request, retry_quarantined=False, dry_run=True)
+            else:
+                with self.store.lock():
+                    finished = await self._run(request, retry_quarantined=retry_quarantined, dry_run=False)
+        except StoreBusy as exc:
+            finished = self._fatal_finish(str(exc), "busy")
         except RunRefused as exc:
-            finished = RunFinished(
-                time.monotonic(), counts={}, stopped=False, fatal=str(exc), fatal_kind=exc.kind
-            )
+            finished = self._fatal_finish(str(exc), exc.kind)
         except PlanError as exc:
-            finished = RunFinished(
-                time.monotonic(), counts={}, stopped=False, fatal=str(exc), fatal_kind="plan"
-            )
+            finished = self._fatal_finish(str(exc), "plan")
         except SourceError as exc:
-            finished = RunFinished(
-                time.monotonic(), counts={}, stopped=False, fatal=str(exc), fatal_kind=exc.kind.value
-            )
+            finished = self._fatal_finish(str(exc), exc.kind.value)
+        except OSError as exc:
+            error = classify(exc, "the data directory")
+            finished = self._fatal_finish(error.cause, error.kind.value)
+        except BaseExceptionGroup as group:
+            first = _first_leaf(group)
+            if not isinstance(first, Exception):
+                raise
+            logger.opt(exception=first).error("engine error")
+            error = classify(first, "the run")
+            finished = self._fatal_finish(error.cause, error.kind.value)
         finished = replace(finished, retries=self.retries, seconds=round(time.monotonic() - started, 3))
         if finished.fatal:
             logger.error("run stopped: {}", finished.fatal)
         logger.info("run finished: {} in {:.1f}s", finished.counts, finished.seconds)
-        with anyio.CancelScope(shield=True):
+        # a consumer that stopped reading must not keep the run from returning
+        with anyio.move_on_after(5, shield=True):
             await self._emit(finished)
         if events is not None:
             await events.aclose()
         return finished
+
+    def _fatal_finish(self, cause: str, kind: str) -> RunFinished:
+        return RunFinished(
+            time.monotonic(), counts=self._count_states(), stopped=False, fatal=cause, fatal_kind=kind
+        )
 
     async def _plan_with_retry(self, request: Request) -> Plan:
         attempt = 0
@@ -290,7 +321,6 @@ class Engine:
             len(plan.missing),
         )
         done = anyio.Event()
-        limiter = anyio.CapacityLimiter(self.workers)
         done_bytes = 0
 
         async def worker(number: int) -> None:
@@ -300,7 +330,7 @@ class Engine:
                 if self._stop_requested.is_set() or not queue:
                     break
                 key = queue.pop(0)
-                nbytes = await self._process(key, number, plan, limiter)
+                nbytes = await self._process(key, number, plan)
                 done_bytes += nbytes
                 expected.pop(key, None)
 
@@ -348,6 +378,9 @@ class Engine:
             self._abort_scope = None
             done.set()
         stopped = self._stop_requested.is_set() or aborted
+        for key, state in self._states.items():  # abandoned mid-way: to fetch again next time
+            if state in (PartitionState.DOWNLOADING, PartitionState.RETRYING, PartitionState.VALIDATING):
+                self._states[key] = PartitionState.QUEUED
         return RunFinished(
             time.monotonic(),
             counts=self._count_states(),
@@ -387,9 +420,7 @@ class Engine:
         self.stop()
 
     # -- one partition ---------------------------------------------------------------------
-    async def _process(
-        self, key: PartitionKey, worker: int, plan: Plan, limiter: anyio.CapacityLimiter
-    ) -> int:
+    async def _process(self, key: PartitionKey, worker: int, plan: Plan) -> int:
         """Fetch, stage and validate one partition. Returns the bytes downloaded."""
         objects = plan.objects.get(key, ())
         attempt = 0
@@ -401,7 +432,7 @@ class Engine:
             await self._emit(PartitionStarted(time.monotonic(), key, worker, attempt))
             logger.info("{} attempt {} started on worker {}", key, attempt, worker)
             try:
-                return await self._attempt(key, worker, attempt, objects, limiter)
+                return await self._attempt(key, worker, attempt, objects)
             except SourceError as error:
                 if error.kind.retryable and attempt < self.retry.max_attempts:
                     if self._stop_requested.is_set():
@@ -433,24 +464,16 @@ class Engine:
         worker: int,
         attempt: int,
         objects: tuple,
-        limiter: anyio.CapacityLimiter,
     ) -> int:
-        attempt_dir = await anyio.to_thread.run_sync(self.store.new_attempt_dir, key)
+        attempt_dir = None
         cancel = threading.Event()
         published = False
         started = time.perf_counter()
         try:
+            attempt_dir = await anyio.to_thread.run_sync(self.store.new_attempt_dir, key)
             try:
                 with anyio.fail_after(self.retry.fetch_timeout_seconds):
-                    result = await anyio.to_thread.run_sync(
-                        self.source.fetch,
-                        key,
-                        objects,
-                        attempt_dir,
-                        cancel,
-                        abandon_on_cancel=True,
-                        limiter=limiter,
-                    )
+                    result = await self._fetch_in_thread(key, objects, attempt_dir, cancel)
             except TimeoutError:
                 raise SourceError(
                     ErrorKind.TRANSIENT,
@@ -512,10 +535,49 @@ class Engine:
         except OSError as exc:
             raise classify(exc, f"staging {key}") from None
         finally:
-            if not published:
-                cancel.set()
+            cancel.set()  # an abandoned fetch stops at its next check and publishes nothing
+            if not published and attempt_dir is not None:
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(self.store.discard_attempt, attempt_dir)
+
+    async def _fetch_in_thread(
+        self, key: PartitionKey, objects: tuple, attempt_dir: Path, cancel: threading.Event
+    ) -> FetchResult:
+        """Run ``source.fetch`` on a daemon thread that holds a transfer slot while it runs.
+
+        If the wait is cancelled (deadline, abort), the thread is abandoned: it
+        keeps its slot until the call really returns (so no more than
+        ``workers`` transfers ever run), can never publish (its attempt
+        directory is discarded), and, being a daemon, never blocks exit.
+        """
+        done = anyio.Event()
+        outcome: dict[str, object] = {}
+        token = anyio.lowlevel.current_token()
+
+        def target() -> None:
+            with self._transfer_slots:
+                if cancel.is_set():
+                    outcome["error"] = Cancelled(str(key))
+                else:
+                    with self._active_lock:
+                        self.active_transfers += 1
+                        self.max_active_transfers = max(self.max_active_transfers, self.active_transfers)
+                    try:
+                        outcome["result"] = self.source.fetch(key, objects, attempt_dir, cancel)
+                    except BaseException as exc:
+                        outcome["error"] = exc
+                    finally:
+                        with self._active_lock:
+                            self.active_transfers -= 1
+            # the loop may be gone (run over): then nobody is waiting any more
+            with contextlib.suppress(Exception):
+                anyio.from_thread.run_sync(done.set, token=token)
+
+        threading.Thread(target=target, name=f"rlx-fetch {key.id}", daemon=True).start()
+        await done.wait()
+        if "error" in outcome:
+            raise outcome["error"]  # type: ignore[misc]
+        return outcome["result"]  # type: ignore[return-value]
 
     def _quarantine_unfetchable(
         self, key: PartitionKey, attempt_dir, error: SourceError, attempt: int
