@@ -48,7 +48,7 @@ EXIT_CODES_HELP = """exit codes:
   4    incomplete: partitions failed, quarantined or missing; certificate refused
   5    certificate verification failed
   6    not enough disk space
-  130  interrupted (Ctrl-C); the next run resumes where this one stopped
+  130  interrupted (Ctrl-C, or the output pipe closed); the next run resumes
 """
 
 
@@ -257,10 +257,9 @@ def _listing_and_check(ws: Any, request: Request) -> Any:
 
     try:
         listing = ws.listing(request)
+        ws.check_request(request, listing)
     except SourceError as exc:
         raise _source_failure(exc) from None
-    try:
-        ws.check_request(request, listing)
     except RequestError as exc:
         raise CliError(str(exc)) from None
     return listing
@@ -348,9 +347,15 @@ def cmd_download(args: argparse.Namespace, settings: Settings) -> int:
             send, receive = anyio.create_memory_object_stream[Event](1000)
 
             async def consume() -> None:
+                nonlocal interrupted
                 async with receive:
                     async for event in receive:
-                        printer(event)
+                        try:
+                            printer(event)
+                        except BrokenPipeError:  # e.g. `rlx-tui download --json | head -1`
+                            interrupted = True
+                            _silence_stdout()
+                            engine.stop(abort=True)
 
             async def watch_signals(scope: anyio.CancelScope) -> None:
                 nonlocal interrupted
@@ -385,6 +390,13 @@ def cmd_download(args: argparse.Namespace, settings: Settings) -> int:
     if bad:
         return EXIT_INCOMPLETE
     return EXIT_OK
+
+
+def _silence_stdout() -> None:
+    """The reader of our output went away: send the rest (and the final flush) nowhere."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _filters(args: argparse.Namespace) -> Callable[[PartitionKey], bool]:

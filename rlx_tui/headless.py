@@ -24,6 +24,7 @@ from rlx_tui.engine.events import (
     Validated,
     event_to_dict,
 )
+from rlx_tui.sources.quiet import terminal_stdout
 
 
 def human_bytes(value: float) -> str:
@@ -140,7 +141,7 @@ class RichProgress:
     """A live rich display: overall bar, one line per worker, throughput and ETA."""
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=False)
+        self.console = console or Console(file=terminal_stdout())
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),

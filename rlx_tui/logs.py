@@ -33,7 +33,16 @@ def setup_logging(
         record["message"] = redact(str(record["message"]), secrets)
 
     logger.configure(patcher=scrub)
-    logger.add(path, level=level, format=LOG_FORMAT, rotation="20 MB", retention=10, enqueue=False)
+    # diagnose=False: tracebacks must not print local variables (credentials among them)
+    logger.add(
+        path, level=level, format=LOG_FORMAT, rotation="20 MB", retention=10, diagnose=False, backtrace=False
+    )
     if extra_sink is not None:
-        logger.add(extra_sink, level=level, format="{time:HH:mm:ss} {level: <7} {message}", colorize=False)
+        logger.add(
+            extra_sink,
+            level=level,
+            format="{time:HH:mm:ss} {level: <7} {message}",
+            colorize=False,
+            diagnose=False,
+        )
     return path

@@ -9,6 +9,7 @@ explicit overrides (command-line flags). Every problem is a one-line
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -122,7 +123,7 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
 
 def _read_env_file(path: Path) -> dict[str, str]:
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not an error
     except FileNotFoundError:
         return {}
     except PermissionError:
@@ -137,7 +138,11 @@ def _read_env_file(path: Path) -> dict[str, str]:
             continue
         if not _LINE.match(line):
             raise SettingsError(f"{path} line {number} is not KEY=value: fix or comment out that line")
-    values = {k: v for k, v in dotenv_values(path, interpolate=False).items() if v is not None}
+    values = {
+        k.lstrip("\ufeff"): v
+        for k, v in dotenv_values(path, interpolate=False, encoding="utf-8-sig").items()
+        if v
+    }
     for number, line in enumerate(raw.splitlines(), start=1):
         key = line.split("=", 1)[0].strip().removeprefix("export ").strip()
         _check_known_key(key, f"{path} line {number}")
@@ -158,14 +163,24 @@ def _check_known_key(key: str, where: str) -> None:
 
 
 def _collect(env_file: Path | None, environ: Mapping[str, str]) -> dict[str, str]:
-    merged: dict[str, str] = {}
+    """Merge .env and the environment; empty values count as unset.
+
+    Crypto Lake credentials in ``.env`` win over ``AWS_*`` variables that the
+    shell may hold for another AWS account; everything else follows the usual
+    environment-over-file precedence.
+    """
+    from_file: dict[str, str] = {}
     if env_file is not None:
         for key, value in _read_env_file(env_file).items():
-            if key.lower() in ENV_KEYS:
-                merged[ENV_KEYS[key.lower()]] = value
-    for key, value in environ.items():
-        if key.lower() in ENV_KEYS:
-            merged[ENV_KEYS[key.lower()]] = value
+            if key.lower() in ENV_KEYS and value.strip():
+                from_file[ENV_KEYS[key.lower()]] = value
+    from_env = {ENV_KEYS[k.lower()]: v for k, v in environ.items() if k.lower() in ENV_KEYS and v.strip()}
+    merged = {**from_file, **from_env}
+    if "access_key_id" in from_file or "secret_access_key" in from_file:
+        for name in ("access_key_id", "secret_access_key"):
+            merged.pop(name, None)
+            if name in from_file:
+                merged[name] = from_file[name]
     return merged
 
 
@@ -176,13 +191,14 @@ def _as_int(name: str, value: Any) -> int:
         raise SettingsError(f"{name} must be a whole number, got {value!r}") from None
 
 
-def _as_float(name: str, value: Any) -> float:
+def _as_float(name: str, value: Any, *, positive: bool = False) -> float:
     try:
         result = float(value)
     except (TypeError, ValueError):
         raise SettingsError(f"{name} must be a number, got {value!r}") from None
-    if result < 0:
-        raise SettingsError(f"{name} must not be negative, got {value!r}")
+    if not math.isfinite(result) or result < 0 or (positive and result == 0):
+        kind = "a positive" if positive else "a non-negative"
+        raise SettingsError(f"{name} must be {kind} finite number of seconds, got {value!r}")
     return result
 
 
@@ -222,9 +238,9 @@ def load_settings(
         )
     retry = RetryPolicy(
         base_seconds=_as_float("retry base", values.get("retry_base", 1.0)),
-        cap_seconds=_as_float("retry cap", values.get("retry_cap", 60.0)),
+        cap_seconds=_as_float("retry cap", values.get("retry_cap", 60.0), positive=True),
         max_attempts=_as_int("retry attempts", values.get("retry_attempts", 6)),
-        fetch_timeout_seconds=_as_float("fetch timeout", values.get("fetch_timeout", 900.0)),
+        fetch_timeout_seconds=_as_float("fetch timeout", values.get("fetch_timeout", 900.0), positive=True),
     )
     if retry.max_attempts < 1:
         raise SettingsError("retry attempts must be at least 1")
@@ -239,6 +255,8 @@ def load_settings(
     if log_level not in ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"):
         raise SettingsError(f"unknown log level {log_level!r}: use DEBUG, INFO, WARNING or ERROR")
     demo_days = _as_int("demo days", values.get("demo_days", 35))
+    if not 1 <= demo_days <= 3660:
+        raise SettingsError(f"demo days must be between 1 and 3660, got {demo_days}")
     return Settings(
         source=source,  # type: ignore[arg-type]
         data_dir=data_dir.resolve(),

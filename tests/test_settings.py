@@ -99,3 +99,25 @@ def test_env_example_documents_every_key() -> None:
     example = (Path(__file__).parent.parent / ".env.example").read_text().lower()
     for key in ENV_KEYS:
         assert key in example, key
+
+
+def test_a_bom_and_empty_template_values_are_fine(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_bytes("\ufeffRLX_WORKERS=\nRLX_SOURCE=\naws_access_key_id=\naws_secret_access_key=\n".encode())
+    settings = load_settings(env_file=env, environ={})
+    assert (settings.workers, settings.source) == (2, "demo")
+
+
+@pytest.mark.parametrize("value", ["0", "nan", "inf", "-1"])
+def test_absurd_fetch_timeouts_are_refused(tmp_path: Path, value: str) -> None:
+    with pytest.raises(SettingsError, match="fetch timeout"):
+        load_settings(env_file=None, environ={"RLX_FETCH_TIMEOUT_SECONDS": value})
+
+
+def test_env_file_credentials_win_over_ambient_aws_variables(tmp_path: Path) -> None:
+    env = write_env(tmp_path, f"aws_access_key_id=AKIALAKE\naws_secret_access_key={SECRET}\n")
+    settings = load_settings(
+        env_file=env, environ={"AWS_ACCESS_KEY_ID": "AKIACORP", "AWS_SECRET_ACCESS_KEY": "corp-secret"}
+    )
+    assert settings.credentials is not None
+    assert settings.credentials.access_key_id == "AKIALAKE"

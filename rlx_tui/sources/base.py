@@ -29,6 +29,7 @@ class ErrorKind(StrEnum):
     BAD_REQUEST = "bad request"  # the request itself is wrong: not retried
     CORRUPT = "corrupt at source"  # the object is there but unreadable or empty: quarantined
     DISK_FULL = "disk full"  # no space left in the data directory: stops the run
+    LOCAL_IO = "data directory not writable"  # read-only, permissions, I/O error: stops the run
     UPGRADE = "upgrade required"  # Crypto Lake switched this lakeapi version off
 
     @property
@@ -38,7 +39,7 @@ class ErrorKind(StrEnum):
     @property
     def fatal(self) -> bool:
         """Errors that make every other partition fail too: stop the run."""
-        return self in (ErrorKind.ACCESS_DENIED, ErrorKind.DISK_FULL, ErrorKind.UPGRADE)
+        return self in (ErrorKind.ACCESS_DENIED, ErrorKind.DISK_FULL, ErrorKind.LOCAL_IO, ErrorKind.UPGRADE)
 
 
 class SourceError(Exception):
@@ -153,6 +154,9 @@ _TRANSIENT_CODES = {
 }
 
 
+_LOCAL_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+
+
 def _service_error(exc: BaseException) -> BaseException | None:
     """The botocore ClientError behind ``exc``, if any.
 
@@ -177,8 +181,15 @@ def classify(exc: BaseException, what: str = "request") -> SourceError:
     exc = _service_error(exc) or exc
     name = type(exc).__name__
     text = str(exc).splitlines()[0][:300] if str(exc) else name
-    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in text:
+    if (
+        isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    ) or "No space left on device" in text:
         return SourceError(ErrorKind.DISK_FULL, "no space left on the device holding the data directory")
+    if isinstance(exc, OSError) and exc.errno in _LOCAL_ERRNOS:
+        return SourceError(
+            ErrorKind.LOCAL_IO,
+            f"the data directory cannot be written ({exc.strerror}): check its permissions and mount",
+        )
     response = getattr(exc, "response", None)
     if isinstance(response, dict) and "Error" in response:
         code = str(response["Error"].get("Code", ""))
@@ -196,7 +207,7 @@ def classify(exc: BaseException, what: str = "request") -> SourceError:
         return SourceError(ErrorKind.BAD_REQUEST, f"{what}: the source rejected the request ({code}: {text})")
     if name in ("NoCredentialsError", "PartialCredentialsError"):
         return SourceError(ErrorKind.ACCESS_DENIED, "no usable credentials: set both keys in .env")
-    if name == "NoFilesFound":
+    if name == "NoFilesFound" or "No objects to concatenate" in text:
         return SourceError(ErrorKind.MISSING, f"{what}: no files at the source")
     if "outdated" in text and "upgrade" in text.lower():
         return SourceError(ErrorKind.UPGRADE, "Crypto Lake requires a newer lakeapi: upgrade rlx-tui's pin")

@@ -301,7 +301,12 @@ class LakeSource:
         self, key: PartitionKey, objects: tuple[ObjectRef, ...], dest_dir: Path, cancel: threading.Event
     ) -> FetchResult:
         """Fetch one partition into ``dest_dir/part.parquet`` in the canonical schema."""
-        stream = self.fetch_mode == "stream" or (self.fetch_mode == "auto" and key.table == "book_delta_v2")
+        # Streaming for deltas (several GB a day in memory) and for days of several
+        # objects: there every object's size and ETag are checked, whereas
+        # lakeapi's threaded paths can silently drop one object of a day.
+        stream = self.fetch_mode == "stream" or (
+            self.fetch_mode == "auto" and (key.table == "book_delta_v2" or len(objects) > 1)
+        )
         try:
             if stream:
                 return self._fetch_streaming(key, objects, dest_dir, cancel)

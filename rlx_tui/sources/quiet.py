@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
+from loguru import logger
+
 _local = threading.local()
 _install_lock = threading.Lock()
 _installed = False
@@ -33,6 +35,17 @@ class _ThreadRoutedStream:
         buffer = getattr(_local, "buffer", None)
         if buffer is not None:
             buffer.append(text)
+            return len(text)
+        if threading.current_thread() is not threading.main_thread():
+            # Library worker threads (lakeapi's thread_map, tqdm) never own the
+            # terminal: what they print goes to the log file instead.
+            if text.strip() and not getattr(_local, "logging", False):
+                _local.logging = True
+                try:
+                    name = threading.current_thread().name
+                    logger.debug("output from thread {}: {}", name, text.strip()[:500])
+                finally:
+                    _local.logging = False
             return len(text)
         return self._original.write(text)
 
@@ -76,6 +89,12 @@ def _install() -> None:
 
         warnings.showwarning = _showwarning
         _installed = True
+
+
+def terminal_stdout() -> TextIO:
+    """The real standard output, for the one thread-based writer allowed on it (rich's live display)."""
+    stream = sys.stdout
+    return stream._original if isinstance(stream, _ThreadRoutedStream) else stream  # type: ignore[return-value]
 
 
 class Capture:
