@@ -1,0 +1,1 @@
+"""The Textual dashboard (``rlx-tui`` without a sub-command). ``state`` and ``text`` do not import Textual."""
