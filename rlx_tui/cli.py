@@ -20,6 +20,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -381,6 +382,7 @@ def cmd_download(args: argparse.Namespace, settings: Settings) -> int:
             printer.close()
     if interrupted:
         print("interrupted: nothing partial was kept; run the same command again to resume", file=sys.stderr)
+        _exit_after_transfers(engine, EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
     if finished.fatal:
         codes = {"disk full": EXIT_DISK, "plan": EXIT_USAGE, "busy": EXIT_USAGE}
@@ -390,6 +392,24 @@ def cmd_download(args: argparse.Namespace, settings: Settings) -> int:
     if bad:
         return EXIT_INCOMPLETE
     return EXIT_OK
+
+
+def _exit_after_transfers(engine: Any, code: int, wait_seconds: float = 10.0) -> None:
+    """Give abandoned fetch threads a moment to notice the cancel flag; then leave without them.
+
+    They can only write into attempt directories that were already discarded,
+    but a daemon thread caught inside pyarrow while the interpreter finalises
+    aborts the process, so if one is still busy the exit skips finalisation.
+    """
+    deadline = time.monotonic() + wait_seconds
+    while engine.active_transfers and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if engine.active_transfers:
+        logger.warning("{} abandoned transfer(s) still running at exit", engine.active_transfers)
+        logger.complete()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def _silence_stdout() -> None:

@@ -92,6 +92,7 @@ def refresh_listing_caches() -> int:
         for entry in folder.glob("*.pkl") if folder.exists() else ():
             entry.unlink(missing_ok=True)
             removed += 1
+        folder.mkdir(parents=True, exist_ok=True)  # lakeapi writes here without creating it
     return removed
 
 
