@@ -304,23 +304,25 @@ def _print_plan(plan: Any, as_json: bool, synthetic: bool) -> None:
 
 
 def cmd_list_inventory(args: argparse.Namespace, settings: Settings) -> int:
-    from rlx_tui.engine.plan import PlanError
     from rlx_tui.service import open_workspace
 
     request = _request(args)
     with open_workspace(settings) as ws:
-        listing = _listing_and_check(ws, request)
-        try:
-            plan = ws.engine().plan(request, listing)
-        except PlanError as exc:
-            raise CliError(str(exc)) from None
-        _print_plan(plan, args.json, ws.source.info.synthetic)
+        _print_plan(_plan(ws, request, _listing_and_check(ws, request)), args.json, ws.source.info.synthetic)
     return EXIT_OK
+
+
+def _plan(ws: Any, request: Request, listing: Any) -> Any:
+    from rlx_tui.engine.plan import PlanError
+
+    try:
+        return ws.engine().plan(request, listing)
+    except PlanError as exc:
+        raise CliError(str(exc)) from None
 
 
 def cmd_download(args: argparse.Namespace, settings: Settings) -> int:
     from rlx_tui.engine.events import Event, RunFinished
-    from rlx_tui.engine.plan import PlanError
     from rlx_tui.headless import JsonPrinter, PlainPrinter, RichProgress
     from rlx_tui.service import open_workspace
 
@@ -328,11 +330,7 @@ def cmd_download(args: argparse.Namespace, settings: Settings) -> int:
     with open_workspace(settings) as ws:
         listing = _listing_and_check(ws, request)
         if args.dry_run:
-            try:
-                plan = ws.engine().plan(request, listing)
-            except PlanError as exc:
-                raise CliError(str(exc)) from None
-            _print_plan(plan, args.json, ws.source.info.synthetic)
+            _print_plan(_plan(ws, request, listing), args.json, ws.source.info.synthetic)
             return EXIT_OK
         engine = ws.engine(force_disk=args.force)
         if args.json:
@@ -473,7 +471,6 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from rlx_tui.engine.plan import PlanError
     from rlx_tui.headless import human_bytes
     from rlx_tui.service import open_workspace
     from rlx_tui.staging import StagingStore
@@ -484,11 +481,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     if args.start is not None or args.end is not None:
         request = _request(args)
         with open_workspace(settings) as ws:
-            listing = _listing_and_check(ws, request)
-            try:
-                plan_summary = ws.engine().plan(request, listing).summary()
-            except PlanError as exc:
-                raise CliError(str(exc)) from None
+            plan_summary = _plan(ws, request, _listing_and_check(ws, request)).summary()
     if args.json:
         payload = status.to_dict()
         payload["data_dir"] = str(settings.data_dir)

@@ -89,20 +89,32 @@ def describe(event: Event) -> str | None:
     return None
 
 
+class Throttle:
+    """Lets something through at most once every ``every`` seconds."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self._last = float("-inf")
+
+    def ready(self) -> bool:
+        now = time.monotonic()
+        if now - self._last < self.every:
+            return False
+        self._last = now
+        return True
+
+
 class PlainPrinter:
     """One line per event (cron-friendly); throughput at most every ``every`` seconds."""
 
     def __init__(self, stream: TextIO | None = None, every: float = 10.0) -> None:
         self.stream = stream or sys.stdout
-        self.every = every
-        self._last_rate = 0.0
+        self._throttle = Throttle(every)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Throughput):
-            now = time.monotonic()
-            if now - self._last_rate < self.every or event.done_bytes == 0:
+            if event.done_bytes == 0 or not self._throttle.ready():
                 return
-            self._last_rate = now
             line = (
                 f"progress {event.done_partitions}/{event.total_partitions} partitions, "
                 f"{human_bytes(event.bytes_per_s)}/s, {event.rows_per_s:,.0f} rows/s, "
@@ -122,15 +134,11 @@ class JsonPrinter:
 
     def __init__(self, stream: TextIO | None = None, every: float = 10.0) -> None:
         self.stream = stream or sys.stdout
-        self.every = every
-        self._last_rate = 0.0
+        self._throttle = Throttle(every)
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, Throughput):
-            now = time.monotonic()
-            if now - self._last_rate < self.every:
-                return
-            self._last_rate = now
+        if isinstance(event, Throughput) and not self._throttle.ready():
+            return
         print(json.dumps(event_to_dict(event), default=str), file=self.stream, flush=True)
 
     def close(self) -> None:
