@@ -315,6 +315,7 @@ def test_a_crash_between_sidecar_and_rename_is_recovered(clean_demo_lake: DemoLa
     ready_dir.rename(stranded)  # the sidecar inside still says "ready"
     assert store.status().zones[Zone.READY].partitions == 0
     assert store.status().zones[Zone.VALIDATING].partitions == 1
+
     def parquet_gets() -> int:
         return sum(n for k, n in clean_demo_lake.stats()["object_gets"].items() if k.endswith(".parquet"))
 

@@ -1,0 +1,152 @@
+"""Certificates from the dashboard: issue one, verify one, and show what came of it.
+
+The blocking functions run in thread workers and touch no widget; :class:`CertifyTasks`
+starts them and shows their outcome.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rlx_tui.partitions import Request
+from rlx_tui.service import Workspace
+from rlx_tui.tui.certify import CertifyPanel
+from rlx_tui.tui.errors import one_line
+from rlx_tui.tui.screens import TextScreen, VerifyScreen
+from rlx_tui.tui.state import DashboardState
+from rlx_tui.tui.text import human_bytes
+
+if TYPE_CHECKING:
+    from rlx_tui.tui.app import RlxApp
+
+
+def issue_certificate_for(workspace: Workspace, request: Request, state: DashboardState) -> Any:
+    """Blocking: certify ``request`` (re-hashes every ready file), naming what is missing or failed."""
+    from rlx_tui.certificate import issue_certificate
+
+    missing = [v.key for v in state.partitions.values() if v.state.value == "missing at source"]
+    failed = {v.key: v.reason or "failed" for v in state.partitions.values() if v.state.value == "failed"}
+    return issue_certificate(
+        workspace.data_dir,
+        request,
+        workspace.source.info,
+        missing_at_source=missing,
+        failed=failed,
+    )
+
+
+def verify_certificate_file(workspace: Workspace, path: Path) -> Any:
+    """Blocking: check the certificate at ``path`` against the data directory."""
+    from rlx_tui.certificate import verify_certificate
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is not a file: give the path to a cert-*.json file")
+    return verify_certificate(path, workspace.data_dir)
+
+
+def latest_certificate(data_dir: Path) -> Path | None:
+    """The newest certificate in ``data_dir``, or None."""
+    from rlx_tui.certificate import certificates_dir, iter_certificates
+
+    try:
+        found = sorted(iter_certificates(certificates_dir(data_dir)))
+    except OSError:
+        return None
+    return found[-1][2] if found else None
+
+
+def issued_report(issued: Any) -> str:
+    """What the user reads about a certificate just issued: where it is, what it covers."""
+    banner = (
+        "SYNTHETIC demo data: this certificate is not about real market data.\n\n" if issued.synthetic else ""
+    )
+    return (
+        f"{banner}Written to:\n  {issued.json_path}\n  {issued.text_path}\n\n"
+        f"{issued.partitions} partitions, {human_bytes(issued.total_bytes)}, "
+        f"fingerprint {issued.fingerprint}\n\n"
+        f"{issued.summary}"
+    )
+
+
+class CertifyTasks:
+    """Issues and verifies certificates for the app in thread workers ("certify", "verify").
+
+    Their results come back through ``RlxApp.on_worker_state_changed``, which calls the methods below.
+    """
+
+    def __init__(self, app: RlxApp) -> None:
+        self._app = app
+
+    # -- issuing -----------------------------------------------------------------------------------
+    def certify(self) -> None:
+        """Certify the app's request, or say why that is not possible yet."""
+        app = self._app
+        blocker = app.state.certify_blocker()
+        if blocker is not None or app.request is None:
+            app.notify(blocker or "nothing to certify", title="Certify disabled", severity="warning")
+            return
+        if app.dashboard.ready:
+            app.dashboard.query_one(
+                CertifyPanel
+            ).busy = "issuing the certificate (re-hashing every ready file)…"
+            app.refresh_now()
+        work = partial(self._issue, app.request)
+        app.run_worker(work, name="certify", group="certify", thread=True, exit_on_error=False)
+
+    def _issue(self, request: Request) -> Any:
+        """Blocking: issue the certificate of ``request``."""
+        assert self._app.workspace is not None
+        return issue_certificate_for(self._app.workspace, request, self._app.state)
+
+    def certified(self, issued: Any) -> None:
+        app = self._app
+        app.certificate = issued
+        panel = app.dashboard.query_one(CertifyPanel)
+        panel.busy = None
+        panel.last_certificate = issued.json_path
+        app.request_redraw()
+        app.push_screen(TextScreen(f"Certificate {issued.id} issued", issued_report(issued), tone="success"))
+
+    def certify_failed(self, error: BaseException | None) -> None:
+        from rlx_tui.certificate import CertificateRefused
+
+        app = self._app
+        if app.dashboard.ready:
+            app.dashboard.query_one(CertifyPanel).busy = None
+        app.request_redraw()
+        if isinstance(error, CertificateRefused):
+            app.push_screen(TextScreen("Certificate refused", str(error), tone="error"))
+        else:
+            app.push_screen(TextScreen("Certificate not issued", one_line(error), tone="error"))
+
+    # -- verifying ---------------------------------------------------------------------------------
+    def latest(self) -> Path | None:
+        """The newest certificate in the data directory, or None (also before the source is open)."""
+        if self._app.workspace is None:
+            return None
+        return latest_certificate(self._app.workspace.data_dir)
+
+    def verify(self) -> None:
+        """Ask which certificate to verify (the latest is offered), then verify it in a thread."""
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                work = partial(self._verify, path)
+                self._app.run_worker(work, name="verify", group="verify", thread=True, exit_on_error=False)
+
+        self._app.push_screen(VerifyScreen(self.latest()), chosen)
+
+    def _verify(self, path: Path) -> Any:
+        """Blocking: verify the certificate at ``path``."""
+        assert self._app.workspace is not None
+        return verify_certificate_file(self._app.workspace, path)
+
+    def verified(self, report: Any) -> None:
+        tone = "success" if report.passed else "error"
+        title = "Verification: " + ("PASS" if report.passed else "FAIL")
+        self._app.push_screen(TextScreen(title, report.text(), tone=tone))
+
+    def verify_failed(self, text: str) -> None:
+        self._app.push_screen(TextScreen("Verification failed", f"Could not verify: {text}", tone="error"))

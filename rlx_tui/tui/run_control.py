@@ -1,0 +1,199 @@
+"""The engine's run lifecycle: start, pause/resume, stop, retry, fold its events, and stop it to quit."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from typing import TYPE_CHECKING
+
+import anyio
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+
+from rlx_tui.engine.events import Event, PartitionFailed, PlanReady, RecoveryDone, RunFinished, Validated
+from rlx_tui.engine.run import Engine
+from rlx_tui.partitions import Request
+from rlx_tui.tui.errors import run_next_step
+from rlx_tui.tui.heap import freeze_heap
+from rlx_tui.tui.last_request import last_request_path, write_last_request
+from rlx_tui.tui.screens import ConfirmScreen
+from rlx_tui.tui.text import human_seconds
+
+if TYPE_CHECKING:
+    from rlx_tui.tui.app import RlxApp
+
+WARM_UP_FREEZES = frozenset({2, 6})  # freeze the heap again once both workers are warm
+EXIT_GRACE_SECONDS = 15.0  # longest wait for abandoned transfers before exiting
+# Events after which the store's zones are worth scanning again.
+STORE_CHANGING_EVENTS = PlanReady | Validated | RecoveryDone | PartitionFailed | RunFinished
+
+
+class RunControl:
+    """Runs ``engine.run`` for the app's request as an async worker, a second worker folding its events.
+
+    The app owns one; its workers are the app's ("run", "events", "shutdown"), so
+    their results and errors still arrive in ``RlxApp.on_worker_state_changed``.
+    """
+
+    def __init__(self, app: RlxApp) -> None:
+        self._app = app
+        self.engine: Engine | None = None
+        self.last_result: RunFinished | None = None
+        self.events_seen = 0  # instrumentation (benchmark): events folded
+        self.quitting = False
+        self._run_done = asyncio.Event()
+        self._run_done.set()
+        self._validated = 0
+
+    # -- starting and steering --------------------------------------------------------------------
+    def start(self, request: Request, retry_quarantined: bool = False) -> bool:
+        """Start acquiring ``request`` (resumes: ready partitions are skipped). False if refused."""
+        app = self._app
+        if app.workspace is None:
+            app.notify("The source is not open yet.", severity="warning")
+            return False
+        if app.state.run_active:
+            app.notify("A run is already in progress.", severity="warning")
+            return False
+        app.request = request
+        app.state.begin(request)
+        app.state.set_error(None)
+        self._remember(request, finished=False)
+        app.show_dashboard()
+        freeze_heap()
+        engine = app.workspace.engine()
+        self.engine = engine
+        send, receive = anyio.create_memory_object_stream[Event](1000)
+        self._run_done = asyncio.Event()
+        app.run_worker(self._consume(receive), name="events", group="events", exit_on_error=False)
+        app.run_worker(
+            self._run(engine, request, send, retry_quarantined), name="run", group="run", exit_on_error=False
+        )
+        app.refresh_bindings()
+        return True
+
+    def toggle_pause(self) -> None:
+        """Pause a running run, or resume a paused one."""
+        if self.engine is None or not self._app.state.run_active:
+            return
+        if self.engine.paused:
+            self.engine.resume()
+        else:
+            self.engine.pause()
+
+    def stop(self) -> None:
+        """Stop after the partitions in flight (the next start resumes)."""
+        if self.engine is not None and self._app.state.run_active:
+            self.engine.stop(abort=False)
+
+    def failed(self, text: str) -> None:
+        """The run or its event worker died on an unexpected error (already logged)."""
+        state = self._app.state
+        state.phase = "failed"
+        state.set_error(f"The run stopped on an unexpected error: {text} (details in the log). Press s.")
+        self._run_done.set()
+
+    def _remember(self, request: Request, finished: bool) -> None:
+        """Keep ``request`` as the last one (in a thread), unless the options say not to."""
+        app = self._app
+        if not app.options.remember:
+            return
+        write = partial(write_last_request, last_request_path(app.settings.data_dir), request, finished)
+        app.run_worker(write, name="remember", group="remember", thread=True, exit_on_error=False)
+
+    # -- the workers -------------------------------------------------------------------------------
+    async def _run(
+        self, engine: Engine, request: Request, send: ObjectSendStream[Event], retry_quarantined: bool
+    ) -> RunFinished:
+        try:
+            return await engine.run(request, send, retry_quarantined=retry_quarantined)
+        finally:
+            send.close()
+            self._run_done.set()
+
+    async def _consume(self, receive: ObjectReceiveStream[Event]) -> None:
+        async with receive:
+            async for event in receive:
+                self.events_seen += 1
+                self._app.state.apply(event)
+                if isinstance(event, STORE_CHANGING_EVENTS):
+                    self._app.redrawer.store_changed()
+                if isinstance(event, Validated):
+                    self._validated += 1
+                    if self._validated in WARM_UP_FREEZES:
+                        freeze_heap()  # the workers' clients and caches exist now: keep GC off them
+                if isinstance(event, RunFinished):
+                    self._finished(event)
+
+    def _finished(self, event: RunFinished) -> None:
+        app = self._app
+        self.last_result = event
+        if event.fatal:
+            step = run_next_step(event.fatal_kind)
+            app.state.set_error(f"Run stopped: {event.fatal}. Next: {step}.")
+            app.notify(event.fatal, title="Run stopped", severity="error", timeout=10)
+        elif event.stopped:
+            app.notify("Stopped. Press s to resume where it left off.", title="Run stopped")
+        else:
+            blocker = app.state.certify_blocker()
+            message = "Everything is ready: press c to certify." if blocker is None else blocker
+            app.notify(message, title=f"Run finished in {human_seconds(event.seconds)}")
+        if app.request is not None:
+            self._remember(app.request, finished=event.all_ready)
+        app.refresh_bindings()
+
+    # -- quitting ----------------------------------------------------------------------------------
+    def quit(self) -> None:
+        """Exit; while a run is in progress, ask first (yes stops it, see :meth:`shutdown`)."""
+        app = self._app
+        if self.quitting:
+            return
+        if app.state.run_active and self.engine is not None:
+            question = (
+                "A run is in progress.\n\nStop it and quit? Partitions in flight are discarded "
+                "(nothing partial is kept); the next launch resumes where this one stopped."
+            )
+            app.push_screen(
+                ConfirmScreen(question, yes="Stop and quit", no="Keep running"), self._quit_answer
+            )
+            return
+        self.quitting = True
+        app.exit(0, return_code=0)
+
+    def _quit_answer(self, yes: bool | None) -> None:
+        if yes:
+            self._app.shutdown(0)
+
+    def shutdown(self, code: int = 0) -> None:
+        """Stop the run (abandoning in-flight partitions, which the engine cleans up), then exit."""
+        if self.quitting:
+            return
+        self.quitting = True
+        self._app.run_worker(
+            self._stop_and_exit(code), name="shutdown", group="shutdown", exit_on_error=False
+        )
+
+    async def _stop_and_exit(self, code: int) -> None:
+        app = self._app
+        engine = self.engine
+        if engine is not None and app.state.run_active:
+            app.state.set_error("Stopping: cleaning up partitions in flight…")
+            app.refresh_now()
+            engine.stop(abort=True)
+            await self._run_done.wait()
+        if engine is not None:
+            await self._let_transfers_finish(engine)
+        app.exit(code, return_code=code)
+
+    async def _let_transfers_finish(self, engine: Engine, limit: float = EXIT_GRACE_SECONDS) -> None:
+        """Give abandoned fetch threads a moment to notice the cancel and return before the process exits.
+
+        They publish nothing (the engine discarded their attempt directories), but
+        a thread still inside pyarrow or polars while the interpreter shuts down
+        can abort the process (measured: SIGABRT after SIGHUP).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        state = self._app.state
+        while getattr(engine, "active_transfers", 0) > 0 and loop.time() < deadline:
+            state.set_error(f"Stopping: waiting for {engine.active_transfers} transfer(s) to let go…")
+            await asyncio.sleep(0.05)
