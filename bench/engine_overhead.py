@@ -26,6 +26,16 @@ sys.path.insert(0, str(ROOT))
 BREAKDOWN: dict[int, list[tuple[float, float]]] = {}
 
 
+def _cpu_seconds(server_pid: int | None) -> float:
+    """CPU seconds used so far by this process and the demo lake server."""
+    import psutil
+
+    total = sum(psutil.Process().cpu_times()[:2])
+    if server_pid is not None:
+        total += sum(psutil.Process(server_pid).cpu_times()[:2])
+    return total
+
+
 def bare_loop(source, request, out_dir: Path) -> float:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -96,6 +106,7 @@ def main() -> None:
         config.start + dt.timedelta(days=args.days - 1),
     )
     times: dict[str, list[float]] = {"baseline": [], "engine/1": [], "engine/2": []}
+    cpu: dict[str, list[float]] = {label: [] for label in times}
     with DemoLake(config) as lake:
         for round_ in range(args.repeat):
             for label in times:
@@ -105,6 +116,8 @@ def main() -> None:
                     overrides={"source": "demo", "endpoint_url": lake.endpoint_url, "data_dir": data_dir},
                     environ={},
                 )
+                cpu_before = _cpu_seconds(lake.pid)
+                wall_before = time.perf_counter()
                 if label == "baseline":
                     from rlx_tui.service import open_workspace
 
@@ -114,6 +127,7 @@ def main() -> None:
                         times[label].append(bare_loop(ws.source, request, out))
                 else:
                     times[label].append(engine_run(settings, request, int(label[-1])))
+                cpu[label].append((_cpu_seconds(lake.pid) - cpu_before) / (time.perf_counter() - wall_before))
                 shutil.rmtree(data_dir, ignore_errors=True)
     medians = {label: statistics.median(values) for label, values in times.items()}
     print(
@@ -121,7 +135,9 @@ def main() -> None:
         f"{args.repeat} rounds, medians:"
     )
     for label, value in medians.items():
-        print(f"  {label:<9} {value:7.2f}s   (runs: {', '.join(f'{v:.2f}' for v in times[label])})")
+        runs = ", ".join(f"{v:.2f}" for v in times[label])
+        busy = statistics.median(cpu[label])
+        print(f"  {label:<9} {value:7.2f}s   (runs: {runs})   CPU busy {busy:.2f} of 2 cores (client+server)")
     fetch_s, validate_s = (statistics.median(x) for x in zip(*BREAKDOWN[1], strict=True))
     print(
         f"  engine/1 inside: fetch+convert+write {fetch_s:.2f}s, "

@@ -636,7 +636,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from rlx_tui.logs import setup_logging
 
         setup_logging(settings.data_dir, settings.log_level, secrets)
-        for notice in settings.notices:
+        local_only = args.command in ("verify", "validate") or (
+            args.command == "status" and args.start is None and args.end is None
+        )
+        for notice in () if local_only else settings.notices:  # about the source: only where one is used
             print(notice, file=sys.stderr)
         if args.command is None:
             return run_tui(settings)

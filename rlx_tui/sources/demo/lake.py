@@ -107,6 +107,11 @@ class DemoLake:
         return self._proc is not None and self._proc.poll() is None
 
     @property
+    def pid(self) -> int | None:
+        """The server process id (for benchmarks that measure its CPU time)."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def port(self) -> int:
         if self._port is None:
             raise DemoLakeError("the demo lake is not running")
