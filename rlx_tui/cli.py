@@ -267,7 +267,7 @@ def _listing_and_check(ws: Any, request: Request) -> Any:
 
 
 def _print_plan(plan: Any, as_json: bool, synthetic: bool) -> None:
-    from rlx_tui.headless import human_bytes, human_seconds
+    from rlx_tui.units import human_bytes, human_seconds
 
     if as_json:
         _emit_json(
@@ -471,9 +471,9 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from rlx_tui.headless import human_bytes
     from rlx_tui.service import open_workspace
     from rlx_tui.staging import StagingStore
+    from rlx_tui.units import human_bytes
 
     store = StagingStore(settings.data_dir)
     status = store.status()

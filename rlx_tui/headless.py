@@ -25,27 +25,7 @@ from rlx_tui.engine.events import (
     event_to_dict,
 )
 from rlx_tui.sources.quiet import terminal_stdout
-
-
-def human_bytes(value: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
-            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
-
-
-def human_seconds(value: float | None) -> str:
-    if value is None:
-        return "unknown"
-    value = round(value)
-    hours, rest = divmod(value, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{seconds:02d}s"
-    return f"{seconds}s"
+from rlx_tui.units import human_bytes, human_seconds
 
 
 def describe(event: Event) -> str | None:

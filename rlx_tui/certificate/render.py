@@ -8,17 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from rlx_tui.units import human_bytes
+
 _MAX_LISTED = 20
 SYNTHETIC_BANNER = "SYNTHETIC DATA - NOT MARKET DATA"
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 def _request_line(request: dict[str, Any]) -> str:
@@ -49,7 +42,7 @@ def render_markdown(cert: dict[str, Any]) -> str:
         f"# Data readiness certificate {cert['id']}",
         "",
         f"- **Result:** {result['status']} ({totals['partitions']} partitions, "
-        f"{totals['rows']:,} rows, {_size(totals['bytes'])}; {totals['waived']} waived)",
+        f"{totals['rows']:,} rows, {human_bytes(totals['bytes'])}; {totals['waived']} waived)",
         f"- **Issued:** {cert['issued_at']}",
         f"- **Request:** {_request_line(cert['request'])}",
         f"- **Source:** {_source_line(cert['source'])}" + (" — **SYNTHETIC**" if synthetic else ""),
@@ -69,7 +62,7 @@ def render_markdown(cert: dict[str, Any]) -> str:
     ]
     for table, t in totals["tables"].items():
         out.append(
-            f"| {table} | {t['partitions']} | {t['rows']:,} | {_size(t['bytes'])} | "
+            f"| {table} | {t['partitions']} | {t['rows']:,} | {human_bytes(t['bytes'])} | "
             f"{t['first_time'] or '-'} | {t['last_time'] or '-'} | {t['warnings']} |"
         )
     if cert["waivers_applied"]:
@@ -101,7 +94,7 @@ def render_summary(cert: dict[str, Any], json_name: str) -> str:
     lines = [f"*** {SYNTHETIC_BANNER} ***"] if cert.get("synthetic") else []
     lines += [
         f"certificate {cert['id']}: {cert['result']['status']}",
-        f"  {totals['partitions']} partitions, {totals['rows']:,} rows, {_size(totals['bytes'])}, "
+        f"  {totals['partitions']} partitions, {totals['rows']:,} rows, {human_bytes(totals['bytes'])}, "
         f"{totals['waived']} waived, {cert['result']['partition_warnings']} warnings",
         f"  request: {_request_line(cert['request'])}",
         f"  source: {_source_line(cert['source'])}",

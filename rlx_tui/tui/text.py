@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.text import Text
 
 from rlx_tui.engine.events import PartitionState
-from rlx_tui.headless import human_bytes, human_seconds
+from rlx_tui.units import human_bytes, human_seconds
 
 __all__ = [
     "GLYPHS",
