@@ -51,7 +51,7 @@ from rlx_tui.tui.source_tasks import SourceTasks, WorkspaceFactory, load_manifes
 from rlx_tui.tui.state import DashboardState
 from rlx_tui.tui.styles import stylesheet_dir, stylesheets
 from rlx_tui.tui.terminal import TerminalGuard
-from rlx_tui.tui.zones import ZonesPanel
+from rlx_tui.tui.widgets import PartitionChosen
 
 __all__ = ["AppOptions", "RlxApp", "WorkspaceFactory", "run_app", "stylesheet_dir", "stylesheets"]
 
@@ -233,10 +233,7 @@ class RlxApp(App[int]):
             self.notify(f"{name}: {text}", severity="error", timeout=10)
 
     # -- drill-down ----------------------------------------------------------------------------
-    def on_inventory_panel_drill_down(self, message: InventoryPanel.DrillDown) -> None:
-        self.drill_down(message.partition_id)
-
-    def on_zones_panel_drill_down(self, message: ZonesPanel.DrillDown) -> None:
+    def on_partition_chosen(self, message: PartitionChosen) -> None:
         self.drill_down(message.partition_id)
 
     def drill_down(self, partition_id: str) -> None:

@@ -13,7 +13,6 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
@@ -21,7 +20,7 @@ from rlx_tui.engine.events import PartitionState
 from rlx_tui.partitions import PartitionKey
 from rlx_tui.tui.state import DashboardState, PartitionView, Stream
 from rlx_tui.tui.text import GLYPHS, STATE_STYLES, compact_bytes, human_bytes
-from rlx_tui.tui.widgets import Line
+from rlx_tui.tui.widgets import Line, PartitionChosen
 
 SHORT_TABLES = {"book_delta_v2": "delta_v2"}
 LEGEND_ORDER = (
@@ -107,13 +106,6 @@ class InventoryTable(DataTable[Text]):
 
 class InventoryPanel(Vertical):
     """Every planned partition, as a day x stream grid, with a line about the highlighted cell."""
-
-    class DrillDown(Message):
-        """The user asked for a partition's details (Enter on a cell)."""
-
-        def __init__(self, partition_id: str) -> None:
-            super().__init__()
-            self.partition_id = partition_id
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -222,4 +214,4 @@ class InventoryPanel(Vertical):
         event.stop()
         key = self.highlighted_key()
         if key is not None:
-            self.post_message(self.DrillDown(key.id))
+            self.post_message(PartitionChosen(key.id))

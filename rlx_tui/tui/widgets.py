@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from rich.console import RenderableType
+from textual.message import Message
 from textual.widgets import Static
+
+
+class PartitionChosen(Message):
+    """The user asked for one partition's details (Enter in the inventory or the zones panel)."""
+
+    def __init__(self, partition_id: str) -> None:
+        super().__init__()
+        self.partition_id = partition_id
 
 
 class Line(Static):

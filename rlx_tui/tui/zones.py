@@ -7,14 +7,13 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from rlx_tui.staging import Zone, ZoneStats
 from rlx_tui.tui.state import DashboardState
 from rlx_tui.tui.text import human_bytes
-from rlx_tui.tui.widgets import Line
+from rlx_tui.tui.widgets import Line, PartitionChosen
 
 ZONE_STYLES = {Zone.RAW: "", Zone.VALIDATING: "magenta", Zone.READY: "green", Zone.QUARANTINE: "red"}
 MAX_REASONS = 8
@@ -22,13 +21,6 @@ MAX_REASONS = 8
 
 class ZonesPanel(Vertical):
     """Counts and bytes in raw, validating, ready and quarantine; why things are quarantined."""
-
-    class DrillDown(Message):
-        """The user picked a quarantined partition."""
-
-        def __init__(self, partition_id: str) -> None:
-            super().__init__()
-            self.partition_id = partition_id
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -91,7 +83,7 @@ class ZonesPanel(Vertical):
     def _selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         if event.option.id:
-            self.post_message(self.DrillDown(event.option.id))
+            self.post_message(PartitionChosen(event.option.id))
 
 
 def _reason_text(partition_id: str, reason: str) -> Text:
