@@ -207,7 +207,11 @@ def classify(exc: BaseException, what: str = "request") -> SourceError:
         return SourceError(ErrorKind.BAD_REQUEST, f"{what}: the source rejected the request ({code}: {text})")
     if name in ("NoCredentialsError", "PartialCredentialsError"):
         return SourceError(ErrorKind.ACCESS_DENIED, "no usable credentials: set both keys in .env")
-    if name == "NoFilesFound" or "No objects to concatenate" in text:
+    if "No objects to concatenate" in text:
+        # lakeapi's 'cloudfront' path turns a 404 *and* a 5xx into an empty result:
+        # retrying is right for the second and harmless (bounded) for the first.
+        return SourceError(ErrorKind.TRANSIENT, f"{what}: the source returned no data for a listed object")
+    if name == "NoFilesFound":
         return SourceError(ErrorKind.MISSING, f"{what}: no files at the source")
     if "outdated" in text and "upgrade" in text.lower():
         return SourceError(ErrorKind.UPGRADE, "Crypto Lake requires a newer lakeapi: upgrade rlx-tui's pin")
