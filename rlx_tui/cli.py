@@ -96,15 +96,38 @@ def _workers(value: str) -> int:
     return number
 
 
-def _common(parser: argparse.ArgumentParser, request: bool = True) -> None:
+def _common(parser: argparse.ArgumentParser, request: bool = True, top: bool = False) -> None:
+    """Options accepted before or after the command: ``rlx-tui --source demo status`` works too.
+
+    On sub-commands the defaults are suppressed, so they never overwrite a
+    value given before the command.
+    """
+
+    def default(value: Any) -> Any:
+        return value if top else argparse.SUPPRESS
+
     group = parser.add_argument_group("source and storage")
-    group.add_argument("--source", choices=("lake", "sample", "demo"), help="where data comes from")
-    group.add_argument("--data-dir", type=Path, help="data directory (default: ./data)")
-    group.add_argument("--endpoint-url", help="S3 endpoint URL (private mirror, or a running demo lake)")
-    group.add_argument("--env-file", type=Path, default=Path(".env"), help="credentials file (default: .env)")
-    group.add_argument("--workers", type=_workers, help="concurrent downloads, 1 or 2 (default 2)")
-    group.add_argument("--log-level", help="log file level: DEBUG, INFO, WARNING, ERROR")
-    group.add_argument("--json", action="store_true", help="machine-readable output")
+    group.add_argument(
+        "--source", choices=("lake", "sample", "demo"), default=default(None), help="where data comes from"
+    )
+    group.add_argument(
+        "--data-dir", type=Path, default=default(None), help="data directory (default: ./data)"
+    )
+    group.add_argument(
+        "--endpoint-url",
+        default=default(None),
+        help="S3 endpoint URL (private mirror, or a running demo lake)",
+    )
+    group.add_argument(
+        "--env-file", type=Path, default=default(Path(".env")), help="credentials file (default: .env)"
+    )
+    group.add_argument(
+        "--workers", type=_workers, default=default(None), help="concurrent downloads, 1 or 2 (default 2)"
+    )
+    group.add_argument(
+        "--log-level", default=default(None), help="log file level: DEBUG, INFO, WARNING, ERROR"
+    )
+    group.add_argument("--json", action="store_true", default=default(False), help="machine-readable output")
     if request:
         req = parser.add_argument_group("request (end date inclusive)")
         req.add_argument(
@@ -125,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"rlx-tui {__version__}")
-    _common(parser, request=False)
+    _common(parser, request=False, top=True)
+    parser.set_defaults(start=None, end=None)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, help_text: str, request: bool = True) -> argparse.ArgumentParser:

@@ -244,3 +244,15 @@ def test_interrupted_download_resumes_without_refetching(
         pid = f"{table}/{exchange}/{symbol}/{day}"
         assert pq.read_table(path).equals(expected_ready_table(clean_demo_lake, pid)), pid
     assert len(list(ready_dir.rglob("part.parquet"))) == 9
+
+
+def test_common_options_work_before_the_command_too(clean_demo_lake: DemoLake, data_dir: Path) -> None:
+    before = subprocess.run(
+        [sys.executable, "-m", "rlx_tui.cli", *common(clean_demo_lake, data_dir), "--json", "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=cli_env(),
+    )
+    assert before.returncode == 0, before.stderr
+    assert json.loads(before.stdout)["data_dir"] == str(data_dir)
