@@ -61,9 +61,6 @@ class Plan:
     skipped_keys: tuple[str, ...] = ()
     rate_bytes_per_s: float = DEFAULT_RATE_BYTES_PER_S
 
-    def with_state(self, state: PartitionState) -> list[PlannedPartition]:
-        return [p for p in self.items if p.state is state]
-
     @property
     def to_fetch(self) -> list[PartitionKey]:
         return [p.key for p in self.items if p.state is PartitionState.QUEUED]
