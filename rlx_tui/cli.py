@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 from loguru import logger
@@ -139,8 +139,15 @@ def _common(parser: argparse.ArgumentParser, request: bool = True, top: bool = F
         req.add_argument("--end", type=_iso_date, help="last UTC day, YYYY-MM-DD, inclusive")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (the cause and where help is), not the whole usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rlx-tui",
         description="Acquire Crypto Lake market data, validate every file and certify the data set. "
         "Without a command, opens the dashboard.",
@@ -232,9 +239,6 @@ def _request(args: argparse.Namespace, waivers: tuple[Waiver, ...] = ()) -> Requ
         check_dates(args.start, args.end)
     except RequestError as exc:
         raise CliError(str(exc)) from None
-    for table in args.tables or ():
-        if table not in KNOWN_TABLES and not table.replace("_", "").isalnum():
-            raise CliError(f"unknown table {table!r}")
     return Request(
         tables=args.tables or KNOWN_TABLES,
         exchanges=args.exchanges or ("BINANCE",),
@@ -380,7 +384,7 @@ def cmd_download(args: argparse.Namespace, settings: Settings) -> int:
                             _silence_stdout()
                             engine.stop(abort=True)
 
-            async def watch_signals(scope: anyio.CancelScope) -> None:
+            async def watch_signals() -> None:
                 nonlocal interrupted
                 with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                     async for _ in signals:
@@ -391,7 +395,7 @@ def cmd_download(args: argparse.Namespace, settings: Settings) -> int:
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(consume)
-                tg.start_soon(watch_signals, tg.cancel_scope)
+                tg.start_soon(watch_signals)
                 result = await engine.run(
                     request, send, retry_quarantined=args.retry_quarantined, listing=listing
                 )

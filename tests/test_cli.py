@@ -142,7 +142,7 @@ def test_bad_input_gets_one_line_and_exit_2(
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
-    assert len([line for line in result.stderr.splitlines() if "rlx-tui" in line or "error" in line]) >= 1
+    assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1  # one line, no usage block
 
 
 def test_unusable_data_directory_is_exit_2(clean_demo_lake: DemoLake, tmp_path: Path) -> None:

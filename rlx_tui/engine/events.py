@@ -143,6 +143,8 @@ class RunFinished(Event):
 
     @property
     def all_ready(self) -> bool:
+        """Nothing left to fetch: every partition is ready or missing at the source (which still
+        blocks a certificate unless waived)."""
         return self.fatal is None and not self.stopped and set(self.counts) <= {"ready", "missing at source"}
 
 

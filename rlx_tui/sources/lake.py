@@ -17,7 +17,7 @@ import os
 import shutil
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -149,7 +149,8 @@ class LakeSource:
             self._lakeapi.use_sample_data(anonymous_access=True)
         self._anonymous = anonymous
         self._session = make_session(credentials, endpoint_url, Path(data_dir) / ".lake_cache" / "rlx")
-        self._s3_local = threading.local()
+        self._s3_lock = threading.Lock()
+        self._s3_client: Any = None
 
     # -- helpers ---------------------------------------------------------------
     def _clean(self, text: str) -> str:
@@ -165,17 +166,18 @@ class LakeSource:
             logger.debug("lakeapi ({}): {}", what, self._clean(line.strip())[:500])
 
     def _s3(self) -> Any:
-        client = getattr(self._s3_local, "client", None)
-        if client is None:
-            config = botocore.config.Config(
-                connect_timeout=10,
-                read_timeout=60,
-                retries={"total_max_attempts": 1},
-                signature_version=botocore.UNSIGNED if self._anonymous else None,
-            )
-            client = self._session.client("s3", config=config)
-            self._s3_local.client = client
-        return client
+        """One S3 client for every fetch thread (boto3 clients are thread-safe; creating one is not cheap)."""
+        with self._s3_lock:
+            if self._s3_client is None:
+                config = botocore.config.Config(
+                    connect_timeout=10,
+                    read_timeout=60,
+                    retries={"total_max_attempts": 1},
+                    signature_version=botocore.UNSIGNED if self._anonymous else None,
+                    max_pool_connections=10,
+                )
+                self._s3_client = self._session.client("s3", config=config)
+            return self._s3_client
 
     @property
     def _s3_bucket_and_prefix(self) -> tuple[str, str]:
@@ -398,6 +400,26 @@ class LakeSource:
             raise SourceError(ErrorKind.TRANSIENT, f"{ref.key}: MD5 does not match the ETag, retrying")
         return {"key": ref.key, "bytes": size, "etag": etag, "md5_verified": bool(etag and "-" not in etag)}
 
+    @staticmethod
+    def _read_batches(key: PartitionKey, ref: ObjectRef, source_copy: Path) -> Iterator[pa.RecordBatch]:
+        """Record batches of a downloaded object; an unreadable object becomes CORRUPT, kept as evidence.
+
+        Only reading is guarded: an error raised while the caller writes (a
+        full disk, say) never reaches this generator, so it is never
+        mistaken for a corrupt object.
+        """
+        try:
+            parquet = pq.ParquetFile(source_copy, pre_buffer=False, buffer_size=_CHUNK)
+            yield from parquet.iter_batches(batch_size=STREAM_BATCH_ROWS)
+        except pa.ArrowException as exc:
+            keep = source_copy.with_name(f"unreadable-{ref.filename}")
+            shutil.move(source_copy, keep)
+            raise SourceError(
+                ErrorKind.CORRUPT,
+                f"{key}: object {ref.filename} is not readable parquet ({str(exc)[:160]})",
+                evidence=keep,
+            ) from None
+
     def _fetch_streaming(
         self, key: PartitionKey, objects: tuple[ObjectRef, ...], dest_dir: Path, cancel: threading.Event
     ) -> FetchResult:
@@ -410,29 +432,16 @@ class LakeSource:
                 for index, ref in enumerate(objects):
                     source_copy = dest_dir / f"source-{index}.parquet"
                     fetched.append(self._download_object(ref, source_copy, cancel))
-                    try:
-                        parquet = pq.ParquetFile(source_copy, pre_buffer=False, buffer_size=_CHUNK)
-                        batches = parquet.iter_batches(batch_size=STREAM_BATCH_ROWS)
-                        for batch in batches:
-                            if cancel.is_set():
-                                raise Cancelled(str(key))
-                            part = to_canonical(
-                                key.table, pa.Table.from_batches([batch]), key.exchange, key.symbol
-                            )
-                            if writer is None:
-                                writer = pq.ParquetWriter(sink, part.schema, compression=READY_COMPRESSION)
-                            writer.write_table(part)
-                            rows += part.num_rows
-                    except (pa.ArrowInvalid, OSError) as exc:
-                        if isinstance(exc, OSError) and not isinstance(exc, pa.ArrowException):
-                            raise
-                        keep = dest_dir / f"unreadable-{ref.filename}"
-                        shutil.move(source_copy, keep)
-                        raise SourceError(
-                            ErrorKind.CORRUPT,
-                            f"{key}: object {ref.filename} is not readable parquet ({str(exc)[:160]})",
-                            evidence=keep,
-                        ) from None
+                    for batch in self._read_batches(key, ref, source_copy):
+                        if cancel.is_set():
+                            raise Cancelled(str(key))
+                        part = to_canonical(
+                            key.table, pa.Table.from_batches([batch]), key.exchange, key.symbol
+                        )
+                        if writer is None:
+                            writer = pq.ParquetWriter(sink, part.schema, compression=READY_COMPRESSION)
+                        writer.write_table(part)
+                        rows += part.num_rows
                     source_copy.unlink(missing_ok=True)
             finally:
                 if writer is not None:
