@@ -328,6 +328,24 @@ class RlxApp(App[int]):
     async def action_quit(self) -> None:
         self.runs.quit()
 
+    def _fatal_error(self) -> None:
+        """An unhandled error: into the log (no variable values), one line on exit, never a traceback.
+
+        Textual's own version prints a traceback with local variables, which may hold anything.
+        """
+        import sys
+
+        from rich.text import Text
+
+        error = sys.exc_info()[1]
+        logger.opt(exception=error).error("dashboard error")
+        self.bell()
+        name = type(error).__name__ if error is not None else "error"
+        self._exit_renderables.append(
+            Text(f"rlx-tui: unexpected error in the dashboard ({name}); details in data/logs/rlx-tui.log")
+        )
+        self._close_messages_no_wait()
+
 
 def run_app(settings: Settings) -> int:
     """Run the dashboard until the user quits; returns the exit code."""
