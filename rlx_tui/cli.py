@@ -44,7 +44,7 @@ from rlx_tui.fs_guard import FileRefused, UnsafePathError
 from rlx_tui.limits import MAX_NAMES, MAX_PLAN_PARTITIONS, MIN_FREE_BYTES
 from rlx_tui.logs import current_log, quiet_start, setup_logging
 from rlx_tui.partitions import KNOWN_TABLES, PartitionKey, Request, Waiver, check_name
-from rlx_tui.safety import UnsafeText, check_text, shown
+from rlx_tui.safety import UnsafeText, check_text, printable, shown
 from rlx_tui.settings import Settings, SettingsError, load_settings, redact
 from rlx_tui.units import human_bytes
 
@@ -408,7 +408,7 @@ def _print_plan(plan: Any, as_json: bool, synthetic: bool) -> None:
     for p in plan.items:
         size = human_bytes(p.bytes or p.expected_bytes)
         note = f"  ({p.reason})" if p.reason else ""
-        print(f"{p.key.id:<48} {p.state.value:<18} {size:>10}{note}")
+        print(f"{p.key.id:<48} {p.state.value:<18} {size:>10}{printable(note)}")
     summary = plan.summary()
     states = ", ".join(f"{v} {k}" for k, v in sorted(summary["states"].items()))
     print(
@@ -584,7 +584,7 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
                 results.append((manifest.zone, filed))
                 if not args.json:
                     moved = f"{manifest.zone.value} -> {filed.zone.value}"
-                    reason = f": {filed.quarantine_reason}" if filed.quarantine_reason else ""
+                    reason = f": {printable(filed.quarantine_reason)}" if filed.quarantine_reason else ""
                     print(f"{filed.key.id:<48} {moved}{reason}")
     except StoreBusy as exc:
         raise CliError(str(exc)) from None
@@ -632,7 +632,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     if status.quarantined:
         print("quarantined:")
         for key, reason in status.quarantined:
-            print(f"  {key.id}: {reason}")
+            print(f"  {key.id}: {printable(reason)}")  # a sidecar may come from elsewhere
     if plan_summary is not None:
         states = ", ".join(f"{v} {k}" for k, v in sorted(plan_summary["states"].items()))
         print(
@@ -871,6 +871,11 @@ def _main(argv: Sequence[str] | None) -> int:
         _say(f"rlx-tui: {redact(str(error), context['secrets'])}")
         return error.code
     except Exception as exc:
+        if type(exc).__name__ == "DemoLakeError":  # the embedded lake did not start: its log has the why
+            logger.opt(exception=exc).error("demo lake")
+            first = printable(str(exc).splitlines()[0] if str(exc) else "no reason given", 200)
+            _say(f"rlx-tui: the demo lake could not be started ({first}); details in data/logs/rlx-tui.log")
+            return EXIT_CONNECTION
         logger.opt(exception=exc).error("unexpected error")
         where = "details in data/logs/rlx-tui.log" if context["log"] else "no log file was open yet"
         text = redact(str(exc), context["secrets"])[:200]

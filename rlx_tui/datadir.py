@@ -9,6 +9,7 @@ links or of the wrong type, before anything is read or written there.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -33,6 +34,8 @@ LAYOUT_DIRS: tuple[str, ...] = (
     ".lake_cache/contents",
     ".lake_cache/login",
     ".lake_cache/data",
+    ".lake_cache/joblib",
+    ".lake_cache/used_data",
     ".lake_cache/rlx",
 )
 # Files with fixed names that rlx-tui opens for writing (or trusts when reading).
@@ -44,6 +47,17 @@ LAYOUT_FILES: tuple[str, ...] = (
     "keys/trusted-signers.txt",
     "certificates/.lock",
 )
+
+
+# Never a data directory: the system's own (and anything under the pseudo filesystems).
+SYSTEM_DIRS: frozenset[Path] = frozenset(
+    Path(p)
+    for p in (
+        *("/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/opt", "/proc", "/run", "/sbin", "/srv"),
+        *("/sys", "/usr", "/var", "/home", "/root", "/tmp", "/mnt", "/media"),
+    )
+)
+PSEUDO_FILESYSTEMS: tuple[Path, ...] = (Path("/proc"), Path("/sys"), Path("/dev"))
 
 
 class DataDirError(ValueError):
@@ -78,6 +92,13 @@ def resolve_data_dir(value: str | os.PathLike[str]) -> Path:
         raise DataDirError(
             f"data directory {shown(text)} is the filesystem root: give a directory of its own, e.g. ./data"
         )
+    if path in SYSTEM_DIRS or any(root in path.parents for root in PSEUDO_FILESYSTEMS):
+        raise DataDirError(f"data directory {path} is a system directory: give one of its own, e.g. ./data")
+    with contextlib.suppress(RuntimeError, KeyError):
+        if path == Path.home().resolve():
+            raise DataDirError(
+                f"data directory {path} is your home directory itself: give one of its own, e.g. ~/rlx-data"
+            )
     return path
 
 

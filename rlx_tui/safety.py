@@ -39,10 +39,28 @@ def shown(value: object, limit: int = 60) -> str:
 def bad_character(value: str) -> str | None:
     """A description of the first refused character in ``value``, or None when it is clean."""
     for index, char in enumerate(value):
-        if unicodedata.category(char) in _REFUSED_CATEGORIES:
+        category = unicodedata.category(char)
+        if category == "Cs":
+            return f"bytes that are not valid UTF-8 at position {index + 1}"
+        if category in _REFUSED_CATEGORIES:
             name = "NUL" if char == "\x00" else f"U+{ord(char):04X}"
             return f"a control character ({name}) at position {index + 1}"
     return None
+
+
+def printable(text: object, limit: int = 500) -> str:
+    """``text`` safe for a terminal: refused characters become escapes (``\\x1b``); cut at ``limit``.
+
+    For what comes from files rlx-tui did not write itself (a sidecar's reason, a
+    certificate's fields): they must not move the cursor or recolour the screen.
+    """
+    out = []
+    for char in str(text)[:limit]:
+        if unicodedata.category(char) in _REFUSED_CATEGORIES:
+            out.append(repr(char)[1:-1] if char.isascii() else f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def check_text(name: str, value: str, *, limit: int = MAX_SETTING_CHARS) -> str:
@@ -106,7 +124,9 @@ def check_endpoint_url(value: str) -> str:
     try:
         parts = urlsplit(value)
     except ValueError as exc:  # "Invalid IPv6 URL" and the like
-        raise UnsafeText(f"endpoint URL cannot be parsed ({exc}): check the host (IPv6 in [brackets])") from None
+        raise UnsafeText(
+            f"endpoint URL cannot be parsed ({exc}): check the host (IPv6 in [brackets])"
+        ) from None
     if authority.endswith(":"):
         raise UnsafeText("endpoint URL has an empty port after ':'")
     host = authority

@@ -28,6 +28,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from loguru import logger
 
 from rlx_tui import fs_guard
 from rlx_tui.atomic import TMP_PREFIX, atomic_write_bytes, fsync_dir
@@ -218,7 +219,11 @@ def remember_signer(data_dir: Path, fp: str, label: str) -> None:
     """Add ``fp`` to the data directory's trusted signers (no-op when already there)."""
     data_dir = Path(data_dir)
     trusted = trusted_signers_path(data_dir)
-    current = _read_trusted(data_dir)
+    try:
+        current = _read_trusted(data_dir)
+    except fs_guard.FileRefused as exc:  # the certificate is written already: say so, do not fail it
+        logger.warning("signer {} not recorded: {}", fp, exc)
+        return
     if current is None:
         current = "# fingerprints of keys that signed certificates in this data directory\n"
     if any(line.split()[:1] == [fp] for line in current.splitlines()):

@@ -50,6 +50,7 @@ from rlx_tui.certificate.signing import (
 )
 from rlx_tui.limits import MAX_PLAN_PARTITIONS, MAX_SMALL_FILE_BYTES
 from rlx_tui.partitions import KeyParseError, PartitionKey, check_name, date_range
+from rlx_tui.safety import shown
 
 EXIT_PASS = 0
 EXIT_NOT_VERIFIED = 5  # the CLI's exit code for every verdict but pass
@@ -284,7 +285,7 @@ def _listed(report: VerifyReport, doc: dict[str, Any]) -> dict[str, dict[str, An
     for entry in entries:
         path = str(entry.get("path")) if isinstance(entry, dict) else repr(entry)[:80]
         if not isinstance(entry, dict) or key_of_payload(path) is None:
-            report.problems.append(f"{path}: listed with an unsafe or malformed path; not checked")
+            report.problems.append(f"{shown(path)}: listed with an unsafe or malformed path; not checked")
             report.missing.append(path)
             continue
         listed[path] = entry

@@ -265,3 +265,43 @@ def certificate_of(data: Path) -> Path:
 
 
 SIGNALS = {"SIGTERM": signal.SIGTERM, "SIGINT": signal.SIGINT}
+
+
+def forge(cert: Path, change, *, sign: bool = True) -> str | None:
+    """Rewrite ``cert`` with ``change(doc)`` applied, re-sealed and re-signed with a fresh key.
+
+    Returns the forger's fingerprint (None when left unsigned: the .sig file is removed).
+    """
+    import base64
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from rlx_tui.certificate.canonical import seal
+    from rlx_tui.certificate.signing import fingerprint, signature_text
+
+    doc = json.loads(cert.read_bytes())
+    change(doc)
+    forger = Ed25519PrivateKey.generate()
+    raw = forger.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    doc["signing"]["public_key"] = base64.b64encode(raw).decode()
+    doc["signing"]["fingerprint"] = fingerprint(raw)
+    doc.pop("digest", None)
+    _, stored = seal(doc)
+    sig = cert.with_name(cert.name + ".sig")
+    cert.chmod(0o644)
+    cert.write_bytes(stored)
+    if not sign:
+        sig.unlink(missing_ok=True)
+        return None
+    sig.chmod(0o644)
+    sig.write_bytes(signature_text(forger.sign(stored)))
+    return fingerprint(raw)
+
+
+def flip_byte(path: Path, offset: int = 100) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.chmod(0o644)
+    path.write_bytes(bytes(data))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,19 @@ def sandbox(tmp_path: Path) -> Sandbox:
 def stocked(tmp_path: Path, pristine: Path) -> Sandbox:
     """A sandbox whose data directory is a copy of :func:`pristine`."""
     return Sandbox(tmp_path, copy_data(pristine, tmp_path / "data"))
+
+
+@pytest.fixture
+def in_process() -> Iterator[None]:
+    """For tests that call ``cli.main()`` itself: give back the signal handlers and loguru's sinks after."""
+    import signal
+    import sys
+
+    from loguru import logger
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+    logger.remove()
+    logger.add(sys.stderr)

@@ -61,7 +61,7 @@ def test_a_world_writable_data_directory_is_refused(sandbox: Sandbox) -> None:
 
 
 def test_an_unexpected_error_before_logging_shows_no_variables(
-    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], in_process: None
 ) -> None:
     """loguru's default handler prints variable values with a traceback: main() removes it first."""
     from rlx_tui import cli
