@@ -30,7 +30,7 @@ LOG_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <7} | {message}"
 LOG_NAME = "rlx-tui.log"
 ROTATE_BYTES = 20_000_000
 KEEP_ROTATED = 10
-_current: dict[str, LogFile | None] = {"sink": None}
+_current: dict[str, LogFile | None] = {"sink": None, "configured": None}
 
 
 class _ToLoguru(logging.Handler):
@@ -125,6 +125,22 @@ def _quiet_sink(sink: Callable[[str], Any]) -> Callable[[Any], None]:
     return write
 
 
+def quiet_unless_configured() -> None:
+    """:func:`quiet_start`, unless :func:`setup_logging` already chose this process's sinks."""
+    if _current["sink"] is None and not _current.get("configured"):
+        quiet_start()
+
+
+def reset() -> None:
+    """Forget this process's log set-up (closing the file): for a test that ran ``cli.main`` itself."""
+    sink = _current["sink"]
+    if sink is not None:
+        sink.close()
+    _current["sink"] = None
+    _current["configured"] = None
+    logger.remove()
+
+
 def current_log() -> LogFile | None:
     """The file sink of this process (to ask whether writing it failed)."""
     return _current["sink"]
@@ -147,6 +163,7 @@ def setup_logging(
     (a link, a full disk); :class:`~rlx_tui.fs_guard.UnsafePathError` for a link.
     """
     quiet_start()
+    _current["configured"] = True  # type: ignore[assignment]
     data_dir = Path(data_dir)
     log_dir = data_dir / "logs"
     old = _current["sink"]

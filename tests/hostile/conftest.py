@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rlx_tui.certificate import issue_certificate
-from tests.hostile.attack import REQUEST, SOURCE, Sandbox, copy_data, make_ready, no_range_findings
+from tests.hostile.attack import (
+    REQUEST,
+    SOURCE,
+    Sandbox,
+    cli_process_state,
+    copy_data,
+    make_ready,
+    no_range_findings,
+)
 from tests.test_engine import small_disk as small_disk  # the real 3 MB tmpfs, re-used
 
 
@@ -35,15 +44,6 @@ def stocked(tmp_path: Path, pristine: Path) -> Sandbox:
 
 @pytest.fixture
 def in_process() -> Iterator[None]:
-    """For tests that call ``cli.main()`` itself: give back the signal handlers and loguru's sinks after."""
-    import signal
-    import sys
-
-    from loguru import logger
-
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
-    logger.remove()
-    logger.add(sys.stderr)
+    """For tests that call ``cli.main()`` themselves: signal handlers and log sinks are given back after."""
+    with cli_process_state(dict(os.environ), Path.cwd()):
+        yield

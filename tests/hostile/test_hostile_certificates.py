@@ -110,7 +110,7 @@ def test_certify_on_the_command_line_names_the_link(demo_lake: DemoLake, stocked
 def test_certify_on_the_command_line_names_an_extra_file(demo_lake: DemoLake, stocked: Sandbox) -> None:
     stocked.use_demo_credentials()
     (ready_root(stocked.data) / "trades" / "notes.txt").write_text("hello")
-    result = stocked.run("certify", "--source", "demo", "--endpoint-url", demo_lake.endpoint_url, *RANGE)
+    result = stocked.call("certify", "--source", "demo", "--endpoint-url", demo_lake.endpoint_url, *RANGE)
     expect(result, 4, says=["unexpected", "trades/notes.txt"])
 
 
@@ -137,7 +137,7 @@ def test_a_re_signed_forgery_without_keys_is_not_a_pass(stocked: Sandbox) -> Non
     cert, forger = _tampered_copy(stocked)
     result = stocked.run("verify", str(cert), data_flag=False)
     expect(result, 5, says=["UNTRUSTED", "signature valid, signer unknown", forger, "--fingerprint"])
-    as_json = json.loads(stocked.run("verify", str(cert), "--json", data_flag=False).out)
+    as_json = json.loads(stocked.call("verify", str(cert), "--json", data_flag=False).out)
     assert as_json["verdict"] == "signer_unknown" and as_json["passed"] is False
     assert as_json["signature_ok"] is True and as_json["signer"]["trusted"] is None
 
@@ -145,9 +145,9 @@ def test_a_re_signed_forgery_without_keys_is_not_a_pass(stocked: Sandbox) -> Non
 def test_pinning_decides_the_verdict(stocked: Sandbox, pristine: Path) -> None:
     original = fingerprint(load_or_create_key(pristine)[0].public_key())
     cert, forger = _tampered_copy(stocked)
-    pinned_original = stocked.run("verify", str(cert), "--fingerprint", original, data_flag=False)
+    pinned_original = stocked.call("verify", str(cert), "--fingerprint", original, data_flag=False)
     expect(pinned_original, 5, says=["FAIL", "not by the key you pinned"])
-    pinned_forger = stocked.run(
+    pinned_forger = stocked.call(
         "verify", str(cert), "--fingerprint", forger.removeprefix("sha256:"), data_flag=False
     )
     expect(pinned_forger, 0, says="PASS")  # whoever pins the forger's key trusts the forger: documented
@@ -156,17 +156,17 @@ def test_pinning_decides_the_verdict(stocked: Sandbox, pristine: Path) -> None:
 def test_an_honest_copy_without_keys_needs_a_pin(stocked: Sandbox, pristine: Path) -> None:
     shutil.rmtree(stocked.data / "keys")
     cert = certificate_of(stocked.data)
-    expect(stocked.run("verify", str(cert), data_flag=False), 5, says="signer unknown")
+    expect(stocked.call("verify", str(cert), data_flag=False), 5, says="signer unknown")
     original = fingerprint(load_or_create_key(pristine)[0].public_key())
-    expect(stocked.run("verify", str(cert), "--fingerprint", original, data_flag=False), 0, says="PASS")
+    expect(stocked.call("verify", str(cert), "--fingerprint", original, data_flag=False), 0, says="PASS")
     (stocked.data / "keys").mkdir()
     (stocked.data / "keys" / "trusted-signers.txt").write_text(f"{original}  received from the issuer\n")
-    expect(stocked.run("verify", str(cert), data_flag=False), 0, says="PASS")
+    expect(stocked.call("verify", str(cert), data_flag=False), 0, says="PASS")
 
 
 @pytest.mark.parametrize("value", ["sha256:xyz", "deadbeef", "sha256:" + "0" * 63, "\x1b[31m"])
 def test_a_malformed_fingerprint_is_exit_2(stocked: Sandbox, value: str) -> None:
-    expect(stocked.run("verify", str(certificate_of(stocked.data)), "--fingerprint", value), 2)
+    expect(stocked.call("verify", str(certificate_of(stocked.data)), "--fingerprint", value), 2)
 
 
 # -- class 6: bounded work on untrusted certificates ------------------------------------------------------
@@ -221,14 +221,20 @@ HOSTILE = {
 }
 
 
+MEASURED = {"200,000 nested brackets", "unsigned, 10,000-year request", "a 300 MB certificate"}
+
+
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_a_hostile_certificate_is_exit_5_quickly_with_bounded_memory(stocked: Sandbox, name: str) -> None:
     tamper, says = HOSTILE[name]
     cert = certificate_of(stocked.data)
     tamper(cert)
-    result = stocked.run("verify", str(cert), timeout=60)
+    if name in MEASURED:  # a real process: its own time and peak memory are measured
+        result = stocked.run("verify", str(cert), timeout=60)
+        assert result.seconds < 30 and result.max_rss_mb < 400, (result.seconds, result.max_rss_mb)
+    else:
+        result = stocked.call("verify", str(cert))
     expect(result, 5, says=says)
-    assert result.seconds < 30 and result.max_rss_mb < 400, (result.seconds, result.max_rss_mb)
 
 
 @pytest.mark.parametrize("kind", ["fifo", "directory", "dev-zero", "missing"])
@@ -240,7 +246,7 @@ def test_a_certificate_path_that_is_no_file_is_exit_2(sandbox: Sandbox, kind: st
         path.mkdir()
     elif kind == "dev-zero":
         path = Path("/dev/zero")
-    result = sandbox.run("verify", str(path), timeout=30)
+    result = sandbox.call("verify", str(path))
     expect(result, 2, says="cert-*.json")
     assert result.seconds < 20
 
@@ -249,7 +255,7 @@ def test_a_fifo_as_signing_key_is_refused_without_waiting(demo_lake: DemoLake, s
     stocked.use_demo_credentials()
     fifo = stocked.root / "key.pem"
     os.mkfifo(fifo)
-    result = stocked.run(
+    result = stocked.call(
         "certify",
         "--source",
         "demo",
@@ -276,7 +282,7 @@ def test_verify_of_a_certificate_outside_any_data_directory_creates_nothing(stoc
     shutil.copyfile(cert, loose / cert.name)
     shutil.copyfile(cert.with_name(cert.name + ".sig"), loose / (cert.name + ".sig"))
     before = sorted(p.name for p in stocked.root.iterdir())
-    result = stocked.run("verify", str(loose / cert.name), data_flag=False)
+    result = stocked.call("verify", str(loose / cert.name), data_flag=False)
     expect(result, 5, lines=None, says="FAIL")
     assert sorted(p.name for p in stocked.root.iterdir()) == before  # no logs/ or data/ appeared beside it
     assert sorted(p.name for p in loose.iterdir()) == sorted([cert.name, cert.name + ".sig"])
