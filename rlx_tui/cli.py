@@ -280,14 +280,14 @@ def _prepare_data_dir(path: Path) -> None:
         )
 
 
-def _verify_data_dir(args: argparse.Namespace, settings: Settings) -> Path:
-    """verify's data directory: --data-dir, else the one holding the certificate. Never created."""
+def _verify_data_dir(args: argparse.Namespace, settings: Settings) -> Path | None:
+    """verify's data directory: --data-dir, else the one holding the certificate (None: no usable one)."""
     if args.data_dir:
         return settings.data_dir
     try:
         return resolve_data_dir(args.certificate.resolve().parent.parent)
     except (OSError, RuntimeError, DataDirError):
-        return settings.data_dir
+        return None
 
 
 def _request(args: argparse.Namespace, waivers: tuple[Waiver, ...] = ()) -> Request:
@@ -798,10 +798,11 @@ def _start(args: argparse.Namespace) -> tuple[Settings, tuple[Any, ...]]:
     """Settings, the data directory and the log file, in that order, before any command runs."""
     settings = _settings(args)
     if args.command == "verify":  # reads only: the certificate's own data directory, never created
+        log_home = _verify_data_dir(args, settings)
         try:
-            setup_logging(
-                _verify_data_dir(args, settings), settings.log_level, settings.secrets, create=False
-            )
+            if log_home is None:
+                raise FileNotFoundError("no data directory to log into")
+            setup_logging(log_home, settings.log_level, settings.secrets, create=False)
         except OSError:
             quiet_start()  # no usable log there: verify still works, it writes nothing
         return settings, settings.secrets
