@@ -1,16 +1,35 @@
-"""Crash-safe file primitives: temporary name + fsync + rename, and hashing while writing."""
+"""Crash-safe file primitives: temporary name + fsync + rename, and hashing while writing.
+
+Temporary files are created exclusively (``O_EXCL | O_NOFOLLOW``), and the
+final rename replaces a link rather than writing through it, so none of these
+writes can land outside the directory they name.
+"""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import stat
 import uuid
 from pathlib import Path
 from typing import Any
 
 TMP_PREFIX = ".tmp-"
 _CHUNK = 1 << 20
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _write_new(tmp: Path, data: bytes, mode: int | None) -> None:
+    """Create ``tmp`` (never an existing file or link), write ``data`` and fsync it."""
+    fd = os.open(tmp, _CREATE, 0o666 if mode is None else mode)
+    with os.fdopen(fd, "wb") as handle:
+        if mode is not None:
+            os.fchmod(handle.fileno(), mode)
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def fsync_dir(path: Path) -> None:
@@ -37,12 +56,7 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path_for(path)
     try:
-        with open(tmp, "wb") as handle:
-            if mode is not None:
-                os.chmod(tmp, mode)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_new(tmp, data, mode)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -60,11 +74,8 @@ def atomic_create_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path_for(path)
     try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(tmp, path)  # fails if path exists: no overwrite, no race
+        _write_new(tmp, data, None)
+        os.link(tmp, path)  # fails if path exists (a link too): no overwrite, no race
     finally:
         tmp.unlink(missing_ok=True)
     fsync_dir(path.parent)
@@ -78,7 +89,8 @@ class HashingWriter:
     """
 
     def __init__(self, path: Path) -> None:
-        self._handle = open(path, "wb")  # noqa: SIM115 - closed in close()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+        self._handle = os.fdopen(fd, "wb")
         self._hash = hashlib.sha256()
         self.bytes_written = 0
         self.closed = False
@@ -123,9 +135,26 @@ class HashingWriter:
 
 
 def sha256_file(path: Path) -> str:
-    """sha256 of a file, read in 1 MiB chunks."""
+    """sha256 of a regular file, read in 1 MiB chunks; a link or a special file is an OSError."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, f"{path} is not a regular file")
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def write_endpoint_config(endpoint_url: str, folder: Path) -> Path:
+    """The one-profile botocore config file selecting ``endpoint_url``; returns its path.
+
+    ``endpoint_url`` must already be checked (:func:`rlx_tui.safety.check_endpoint_url`);
+    a line break is refused here as well, so nothing can add a line to the file.
+    """
+    if not endpoint_url.isascii() or not endpoint_url.isprintable() or " " in endpoint_url:
+        raise ValueError("endpoint URL cannot go into a config file (control characters or spaces)")
+    name = f"endpoint-{hashlib.sha256(endpoint_url.encode()).hexdigest()[:12]}.ini"
+    path = Path(folder) / name
+    atomic_write_bytes(path, f"[profile rlx-endpoint]\nendpoint_url = {endpoint_url}\n".encode(), mode=0o600)
+    return path

@@ -6,20 +6,30 @@ Exit codes (also in ``--help`` and the README):
   2  bad usage or bad input (flags, dates, names, .env, data directory)
   3  connection or credentials failure
   4  incomplete: partitions failed, quarantined or missing; certificate refused
-  5  certificate verification failed
-  6  not enough disk space
-  130 interrupted (Ctrl-C); the next run resumes
+  5  certificate not verified: it fails, or its signer is unknown (not pinned)
+  6  not enough disk space (a full disk, whatever the command)
+  130 interrupted (Ctrl-C, SIGTERM or SIGHUP; or the output pipe closed); the next run resumes
+
+Hostile input (see SECURITY.md): every setting is checked before use, the data
+directory is never left through a link, and nothing but one line reaches the
+terminal when something is wrong: no traceback, no secret.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import errno
 import getpass
 import json
 import os
+import re
+import shutil
 import signal
+import stat
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,9 +38,15 @@ from typing import Any, NoReturn
 import anyio
 from loguru import logger
 
-from rlx_tui import __version__
+from rlx_tui import __version__, signals
+from rlx_tui.datadir import DataDirError, check_layout, check_usable, resolve_data_dir
+from rlx_tui.fs_guard import FileRefused, UnsafePathError
+from rlx_tui.limits import MAX_NAMES, MAX_PLAN_PARTITIONS, MIN_FREE_BYTES
+from rlx_tui.logs import current_log, quiet_start, setup_logging
 from rlx_tui.partitions import KNOWN_TABLES, PartitionKey, Request, Waiver, check_name
+from rlx_tui.safety import UnsafeText, check_text, printable, shown
 from rlx_tui.settings import Settings, SettingsError, load_settings, redact
+from rlx_tui.units import human_bytes
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -39,18 +55,24 @@ EXIT_CONNECTION = 3
 EXIT_INCOMPLETE = 4
 EXIT_VERIFY = 5
 EXIT_DISK = 6
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = signals.EXIT_INTERRUPTED
 
-EXIT_CODES_HELP = """exit codes:
+EXIT_CODES_HELP = f"""exit codes:
   0    success
   1    unexpected internal error (see data/logs/rlx-tui.log)
-  2    bad usage or bad input (flags, dates, names, .env, data directory)
+  2    bad usage or bad input (flags, dates, names, .env, data directory, links in it)
   3    connection or credentials failure
   4    incomplete: partitions failed, quarantined or missing; certificate refused
-  5    certificate verification failed
+  5    certificate not verified (fails, or signed by a key nobody pinned)
   6    not enough disk space
-  130  interrupted (Ctrl-C, or the output pipe closed); the next run resumes
+  130  interrupted (Ctrl-C, SIGTERM, SIGHUP, or the output pipe closed); the next run resumes
+
+A request may span at most {MAX_PLAN_PARTITIONS:,} partitions (after clamping to the days
+the source holds) and name at most {MAX_NAMES} tables, symbols or exchanges each.
 """
+_FINGERPRINT = re.compile(r"^(sha256:)?[0-9a-fA-F]{64}$")
+MAX_REASON_CHARS = 500
+STOPPED_CLEANLY = "stopped cleanly, nothing partial kept; run the same command again to resume"
 
 
 class CliError(Exception):
@@ -74,6 +96,8 @@ def _name_list(kind: str) -> Callable[[str], tuple[str, ...]]:
         names = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
         if not names:
             raise argparse.ArgumentTypeError(f"no {kind} given")
+        if len(names) > MAX_NAMES:
+            raise argparse.ArgumentTypeError(f"{len(names)} {kind}s named, at most {MAX_NAMES} per request")
         for name in names:
             try:
                 check_name(kind, name)
@@ -82,6 +106,30 @@ def _name_list(kind: str) -> Callable[[str], tuple[str, ...]]:
         return names
 
     return parse
+
+
+def _path(what: str) -> Callable[[str], Path]:
+    """A path argument without control characters (it is shown in messages and opened)."""
+
+    def parse(value: str) -> Path:
+        try:
+            check_text(what, value)
+        except UnsafeText as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        if not value.strip():
+            raise argparse.ArgumentTypeError(f"{what} is empty")
+        return Path(value)
+
+    return parse
+
+
+def _fingerprint(value: str) -> str:
+    if not _FINGERPRINT.match(value.strip()):
+        raise argparse.ArgumentTypeError(
+            f"{shown(value)} is not a key fingerprint: use sha256: followed by 64 hex digits"
+        )
+    value = value.strip().lower()
+    return value if value.startswith("sha256:") else "sha256:" + value
 
 
 def _workers(value: str) -> int:
@@ -110,16 +158,17 @@ def _common(parser: argparse.ArgumentParser, request: bool = True, top: bool = F
     group.add_argument(
         "--source", choices=("lake", "sample", "demo"), default=default(None), help="where data comes from"
     )
-    group.add_argument(
-        "--data-dir", type=Path, default=default(None), help="data directory (default: ./data)"
-    )
+    group.add_argument("--data-dir", type=str, default=default(None), help="data directory (default: ./data)")
     group.add_argument(
         "--endpoint-url",
         default=default(None),
         help="S3 endpoint URL (private mirror, or a running demo lake)",
     )
     group.add_argument(
-        "--env-file", type=Path, default=default(Path(".env")), help="credentials file (default: .env)"
+        "--env-file",
+        type=_path("--env-file"),
+        default=default(Path(".env")),
+        help="credentials file (default: .env)",
     )
     group.add_argument(
         "--workers", type=_workers, default=default(None), help="concurrent downloads, 1 or 2 (default 2)"
@@ -189,14 +238,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="exclude a day missing at the source, e.g. 'trades/BINANCE/BTC-USDT/2024-01-03=exchange outage'",
     )
     certify.add_argument("--by", default=None, help="who grants the waivers (default: your user name)")
-    certify.add_argument("--signing-key", type=Path, help="ed25519 private key (PEM) to sign with")
+    certify.add_argument(
+        "--signing-key", type=_path("--signing-key"), help="ed25519 private key (PEM) to sign with"
+    )
     verify = add(
         "verify",
         "verify a certificate: signature, completeness (complete) and checksums (valid)",
         request=False,
     )
-    verify.add_argument("certificate", type=Path, help="path to a cert-*.json file")
-    verify.add_argument("--fingerprint", help="the signing key fingerprint you trust")
+    verify.add_argument("certificate", type=_path("certificate"), help="path to a cert-*.json file")
+    verify.add_argument(
+        "--fingerprint",
+        type=_fingerprint,
+        help="pin the signer: the sha256:... fingerprint of the key you trust (see SECURITY.md)",
+    )
     return parser
 
 
@@ -209,22 +264,30 @@ def _settings(args: argparse.Namespace) -> Settings:
         "workers": args.workers,
         "log_level": args.log_level,
     }
-    settings = load_settings(env_file=args.env_file, overrides=overrides)
-    _check_data_dir(settings.data_dir)
-    return settings
+    return load_settings(env_file=args.env_file, overrides=overrides)
 
 
-def _check_data_dir(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
+def _prepare_data_dir(path: Path) -> None:
+    """Create and check the data directory for a command that writes: usable, no links, some space."""
+    check_usable(path)
+    check_layout(path)
+    free = shutil.disk_usage(path).free
+    if free < MIN_FREE_BYTES:
         raise CliError(
-            f"data directory {path} cannot be created ({exc.strerror}): choose another --data-dir"
-        ) from None
-    if not path.is_dir():
-        raise CliError(f"data directory {path} is not a directory: choose another --data-dir")
-    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
-        raise CliError(f"data directory {path} is not readable and writable: fix its permissions")
+            f"no space left in {path} ({human_bytes(free)} free, rlx-tui needs at least "
+            f"{human_bytes(MIN_FREE_BYTES)} to run): free space or choose another --data-dir",
+            EXIT_DISK,
+        )
+
+
+def _verify_data_dir(args: argparse.Namespace, settings: Settings) -> Path | None:
+    """verify's data directory: --data-dir, else the one holding the certificate (None: no usable one)."""
+    if args.data_dir:
+        return settings.data_dir
+    try:
+        return resolve_data_dir(args.certificate.resolve().parent.parent)
+    except (OSError, RuntimeError, DataDirError):
+        return None
 
 
 def _request(args: argparse.Namespace, waivers: tuple[Waiver, ...] = ()) -> Request:
@@ -254,13 +317,36 @@ def _emit_json(payload: Any) -> None:
 
 
 def _source_failure(exc: Exception) -> CliError:
+    """One line for a failure talking to the source (a single attempt: nothing is retried here)."""
     from rlx_tui.sources.base import ErrorKind, SourceError
 
     if isinstance(exc, SourceError):
         if exc.kind is ErrorKind.DISK_FULL:
             return CliError(exc.cause + ": free space or choose another --data-dir", EXIT_DISK)
+        if exc.kind is ErrorKind.LOCAL_IO:
+            return CliError(exc.cause, EXIT_USAGE)
+        if exc.kind is ErrorKind.TRANSIENT:
+            return CliError(
+                f"{exc.cause}: the source did not answer; check --endpoint-url and the network, "
+                "then run the command again",
+                EXIT_CONNECTION,
+            )
         return CliError(f"{exc.cause}", EXIT_CONNECTION)
     return CliError(str(exc), EXIT_CONNECTION)
+
+
+def _clamped(ws: Any, request: Request, listing: Any) -> Request:
+    """The request cut to the days the source holds (said on stderr), within the stated plan size."""
+    from rlx_tui.service import RequestError, check_plan_size, clamp_to_listing
+
+    clamped, note = clamp_to_listing(request, listing)
+    if note:
+        print(f"rlx-tui: {note}", file=sys.stderr)
+    try:
+        check_plan_size(clamped)
+    except RequestError as exc:
+        raise CliError(str(exc)) from None
+    return clamped
 
 
 # -- commands ---------------------------------------------------------------------------
@@ -322,7 +408,7 @@ def _print_plan(plan: Any, as_json: bool, synthetic: bool) -> None:
     for p in plan.items:
         size = human_bytes(p.bytes or p.expected_bytes)
         note = f"  ({p.reason})" if p.reason else ""
-        print(f"{p.key.id:<48} {p.state.value:<18} {size:>10}{note}")
+        print(f"{p.key.id:<48} {p.state.value:<18} {size:>10}{printable(note)}")
     summary = plan.summary()
     states = ", ".join(f"{v} {k}" for k, v in sorted(summary["states"].items()))
     print(
@@ -336,7 +422,9 @@ def cmd_list_inventory(args: argparse.Namespace, settings: Settings) -> int:
 
     request = _request(args)
     with open_workspace(settings) as ws:
-        _print_plan(_plan(ws, request, _listing_and_check(ws, request)), args.json, ws.source.info.synthetic)
+        listing = _listing_and_check(ws, request)
+        request = _clamped(ws, request, listing)
+        _print_plan(_plan(ws, request, listing), args.json, ws.source.info.synthetic)
     return EXIT_OK
 
 
@@ -357,6 +445,7 @@ def cmd_download(args: argparse.Namespace, settings: Settings) -> int:
     request = _request(args)
     with open_workspace(settings) as ws:
         listing = _listing_and_check(ws, request)
+        request = _clamped(ws, request, listing)
         if args.dry_run:
             _print_plan(_plan(ws, request, listing), args.json, ws.source.info.synthetic)
             return EXIT_OK
@@ -386,10 +475,12 @@ def cmd_download(args: argparse.Namespace, settings: Settings) -> int:
 
             async def watch_signals() -> None:
                 nonlocal interrupted
-                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                    async for _ in signals:
+                with anyio.open_signal_receiver(*signals.HANDLED) as received:
+                    async for signum in received:
                         interrupted = True
-                        logger.warning("interrupted: stopping, in-flight partitions are cleaned up")
+                        logger.warning(
+                            "{}: stopping, in-flight partitions are cleaned up", signal.Signals(signum).name
+                        )
                         engine.stop(abort=True)
                         break
 
@@ -407,12 +498,17 @@ def cmd_download(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             printer.close()
     if interrupted:
-        print("interrupted: nothing partial was kept; run the same command again to resume", file=sys.stderr)
+        _say("rlx-tui: interrupted: nothing partial was kept; run the same command again to resume")
         _exit_after_transfers(engine, EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
     if finished.fatal:
-        codes = {"disk full": EXIT_DISK, "plan": EXIT_USAGE, "busy": EXIT_USAGE}
-        print(f"rlx-tui: {finished.fatal}", file=sys.stderr)
+        codes = {
+            "disk full": EXIT_DISK,
+            "plan": EXIT_USAGE,
+            "busy": EXIT_USAGE,
+            "data directory not writable": EXIT_USAGE,
+        }
+        _say(f"rlx-tui: {finished.fatal}")
         return codes.get(finished.fatal_kind or "", EXIT_CONNECTION)
     bad = {k: v for k, v in finished.counts.items() if k not in ("ready",)}
     if bad:
@@ -440,9 +536,16 @@ def _exit_after_transfers(engine: Any, code: int, wait_seconds: float = 10.0) ->
 
 def _silence_stdout() -> None:
     """The reader of our output went away: send the rest (and the final flush) nowhere."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _say(line: str) -> None:
+    """One line on stderr; a terminal that is gone (SIGHUP, a closed pipe) is not an error."""
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr, flush=True)
 
 
 def _filters(args: argparse.Namespace) -> Callable[[PartitionKey], bool]:
@@ -468,16 +571,21 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with store.lock():
             store.recover()
-            for zone in (Zone.RAW, Zone.VALIDATING, Zone.READY, Zone.QUARANTINE):
-                for manifest in list(store.iter_zone(zone)):
-                    if not keep(manifest.key) or not manifest.has_data:
-                        continue
-                    filed = validate_and_file(store, manifest)
-                    results.append((manifest.zone, filed))
-                    if not args.json:
-                        moved = f"{manifest.zone.value} -> {filed.zone.value}"
-                        reason = f": {filed.quarantine_reason}" if filed.quarantine_reason else ""
-                        print(f"{filed.key.id:<48} {moved}{reason}")
+            # Every zone is listed before anything moves: a partition that moves from ready to
+            # quarantine must not be met (and counted) a second time in quarantine.
+            todo = [
+                manifest
+                for zone in (Zone.RAW, Zone.VALIDATING, Zone.READY, Zone.QUARANTINE)
+                for manifest in store.iter_zone(zone)
+                if keep(manifest.key) and manifest.has_data
+            ]
+            for manifest in todo:
+                filed = validate_and_file(store, manifest)
+                results.append((manifest.zone, filed))
+                if not args.json:
+                    moved = f"{manifest.zone.value} -> {filed.zone.value}"
+                    reason = f": {printable(filed.quarantine_reason)}" if filed.quarantine_reason else ""
+                    print(f"{filed.key.id:<48} {moved}{reason}")
     except StoreBusy as exc:
         raise CliError(str(exc)) from None
     quarantined = [f for _, f in results if f.zone is Zone.QUARANTINE]
@@ -509,7 +617,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     if args.start is not None or args.end is not None:
         request = _request(args)
         with open_workspace(settings) as ws:
-            plan_summary = _plan(ws, request, _listing_and_check(ws, request)).summary()
+            listing = _listing_and_check(ws, request)
+            plan_summary = _plan(ws, _clamped(ws, request, listing), listing).summary()
     if args.json:
         payload = status.to_dict()
         payload["data_dir"] = str(settings.data_dir)
@@ -523,7 +632,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     if status.quarantined:
         print("quarantined:")
         for key, reason in status.quarantined:
-            print(f"  {key.id}: {reason}")
+            print(f"  {key.id}: {printable(reason)}")  # a sidecar may come from elsewhere
     if plan_summary is not None:
         states = ", ".join(f"{v} {k}" for k, v in sorted(plan_summary["states"].items()))
         print(
@@ -534,13 +643,26 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _parse_waivers(values: Sequence[str], by: str | None) -> tuple[Waiver, ...]:
-    who = by or getpass.getuser()
+    """--waive PARTITION=REASON and --by: checked text, as they go into the certificate's files."""
+    try:
+        who = check_text("--by", by or getpass.getuser(), limit=100)
+    except UnsafeText as exc:
+        raise CliError(str(exc)) from None
+    except (KeyError, OSError):  # no user name for this uid
+        raise CliError(
+            "--by is needed: who grants the waivers (no user name known for this account)"
+        ) from None
     waivers = []
     for value in values:
+        try:
+            check_text("--waive", value, limit=MAX_REASON_CHARS)
+        except UnsafeText as exc:
+            raise CliError(str(exc)) from None
         partition, sep, reason = value.partition("=")
         if not sep or not reason.strip():
             raise CliError(
-                f"--waive {value!r}: use PARTITION=REASON, e.g. trades/BINANCE/BTC-USDT/2024-01-03=outage"
+                f"--waive {shown(value)}: use PARTITION=REASON, "
+                "e.g. trades/BINANCE/BTC-USDT/2024-01-03=outage"
             )
         try:
             PartitionKey.from_id(partition.strip())
@@ -552,11 +674,16 @@ def _parse_waivers(values: Sequence[str], by: str | None) -> tuple[Waiver, ...]:
 
 def cmd_certify(args: argparse.Namespace, settings: Settings) -> int:
     from rlx_tui.certificate import CertificateRefused, ChainError, SigningKeyError, issue_certificate
-    from rlx_tui.service import open_workspace
+    from rlx_tui.service import RequestError, check_plan_size, clamp_to_listing, open_workspace
 
     request = _request(args, _parse_waivers(args.waive, args.by))
     with open_workspace(settings) as ws:
         listing = _listing_and_check(ws, request)
+        try:  # no clamping here: a certificate states exactly what was asked
+            check_plan_size(request)
+        except RequestError as exc:
+            held, _ = clamp_to_listing(request, listing)
+            raise CliError(f"{exc}; the source holds {held.start} .. {held.end} of it") from None
         missing = [k for k in request.partitions() if k not in listing.objects]
         try:
             issued = issue_certificate(
@@ -566,7 +693,9 @@ def cmd_certify(args: argparse.Namespace, settings: Settings) -> int:
                 missing_at_source=missing,
                 signing_key_path=args.signing_key,
             )
-        except (SigningKeyError, ChainError) as exc:
+        except SigningKeyError as exc:  # the --signing-key given (or the data directory's key) is unusable
+            raise CliError(str(exc), EXIT_USAGE) from None
+        except ChainError as exc:
             raise CliError(str(exc), EXIT_INCOMPLETE) from None
         except CertificateRefused as exc:
             if args.json:
@@ -579,8 +708,11 @@ def cmd_certify(args: argparse.Namespace, settings: Settings) -> int:
                         ],
                     }
                 )
+            elif len(exc.blockers) == 1:
+                blocker = exc.blockers[0]
+                _say(f"rlx-tui: certificate refused: {blocker.kind.replace('_', ' ')}: {blocker}")
             else:
-                print(f"certificate refused:\n{exc}", file=sys.stderr)
+                _say(f"rlx-tui: certificate refused:\n{exc}")
             return EXIT_INCOMPLETE
     if args.json:
         _emit_json(
@@ -605,35 +737,24 @@ def cmd_certify(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from rlx_tui.certificate import verify_certificate
 
-    if not args.certificate.is_file():
-        raise CliError(f"certificate {args.certificate} not found: give the path to a cert-*.json file")
-    # Without --data-dir, the data directory is the one holding the certificate.
+    path: Path = args.certificate
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise CliError(f"certificate {path} not found: give the path to a cert-*.json file") from None
+    except (OSError, RuntimeError) as exc:
+        raise CliError(
+            f"certificate {path} cannot be read ({exc}): give the path to a cert-*.json file"
+        ) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise CliError(f"certificate {path} is not a regular file: give the path to a cert-*.json file")
     data_dir = settings.data_dir if args.data_dir else None
-    report = verify_certificate(args.certificate.resolve(), data_dir, trusted_fingerprint=args.fingerprint)
+    report = verify_certificate(path, data_dir, trusted_fingerprint=args.fingerprint)
     if args.json:
-        _emit_json(
-            {
-                "passed": report.passed,
-                "complete": report.complete,
-                "valid": report.valid,
-                "signature_ok": report.signature_ok,
-                "digest_ok": report.digest_ok,
-                "modified": report.modified,
-                "missing": report.missing,
-                "unexpected": report.unexpected,
-                "problems": report.problems,
-                "checked_files": report.checked_files,
-            }
-        )
+        _emit_json(report.to_dict())
     else:
-        verdict = "PASS" if report.passed else "FAIL"
-        print(
-            f"{verdict}: complete={report.complete} valid={report.valid} "
-            f"signature={'ok' if report.signature_ok else 'BAD'} ({report.checked_files} files checked)"
-        )
-        for problem in report.problems:
-            print(f"  {problem}")
-    return EXIT_OK if report.passed else EXIT_VERIFY
+        print(report.text())
+    return report.exit_code
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
@@ -653,43 +774,135 @@ def run_tui(settings: Settings) -> int:
     return run_app(settings)
 
 
+def _os_failure(exc: OSError) -> CliError:
+    """One line for a filesystem error that reached the top: disk full is 6, links and permissions 2."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return CliError(
+            "no space left on the device holding the data directory: free space or choose another --data-dir",
+            EXIT_DISK,
+        )
+    if isinstance(exc, UnsafePathError):
+        return CliError(str(exc), EXIT_USAGE)
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return CliError(
+            f"cannot write{where}: {exc.strerror}; check the data directory's permissions and mount",
+            EXIT_USAGE,
+        )
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENAMETOOLONG):
+        return CliError(f"unusable path{where}: {exc.strerror}; choose another --data-dir", EXIT_USAGE)
+    return CliError(f"input/output error{where}: {exc.strerror or exc}; check the disk", EXIT_INTERNAL)
+
+
+def _start(args: argparse.Namespace) -> tuple[Settings, tuple[Any, ...]]:
+    """Settings, the data directory and the log file, in that order, before any command runs."""
+    settings = _settings(args)
+    if args.command == "verify":  # reads only: the certificate's own data directory, never created
+        log_home = _verify_data_dir(args, settings)
+        try:
+            if log_home is None:
+                raise FileNotFoundError("no data directory to log into")
+            setup_logging(log_home, settings.log_level, settings.secrets, create=False)
+        except OSError:
+            quiet_start()  # no usable log there: verify still works, it writes nothing
+        return settings, settings.secrets
+    _prepare_data_dir(settings.data_dir)
+    setup_logging(settings.data_dir, settings.log_level, settings.secrets)
+    return settings, settings.secrets
+
+
+def _run(args: argparse.Namespace, context: dict[str, Any]) -> int:
+    settings, context["secrets"] = _start(args)
+    context["log"] = True
+    local_only = args.command in ("verify", "validate") or (
+        args.command == "status" and args.start is None and args.end is None
+    )
+    for notice in () if local_only else settings.notices:  # about the source: only where one is used
+        _say(notice)
+    if args.command is None:
+        return run_tui(settings)
+    return COMMANDS[args.command](args, settings)
+
+
+def _log_failed_code(code: int) -> int:
+    """A command that succeeded although its log could not be written on a full disk still says so."""
+    log = current_log()
+    failure = log.failure if log is not None else None
+    if code == EXIT_OK and failure is not None and failure.errno in (errno.ENOSPC, errno.EDQUOT):
+        _say("rlx-tui: no space left for the log file (data/logs): free space in the data directory")
+        return EXIT_DISK
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rlx-tui`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    secrets: tuple[str, ...] = ()
+    quiet_start()  # loguru's default handler prints tracebacks with variable values: gone first
+    signals.install()
     try:
-        settings = _settings(args)
-        secrets = settings.secrets
-        from rlx_tui.logs import setup_logging
+        return _main(argv)
+    except KeyboardInterrupt:  # a signal while an error was being reported
+        return EXIT_INTERRUPTED
 
-        setup_logging(settings.data_dir, settings.log_level, secrets)
-        local_only = args.command in ("verify", "validate") or (
-            args.command == "status" and args.start is None and args.end is None
-        )
-        for notice in () if local_only else settings.notices:  # about the source: only where one is used
-            print(notice, file=sys.stderr)
-        if args.command is None:
-            return run_tui(settings)
-        return COMMANDS[args.command](args, settings)
-    except SettingsError as exc:
-        print(f"rlx-tui: {exc}", file=sys.stderr)
+
+def _main(argv: Sequence[str] | None) -> int:
+    context: dict[str, Any] = {"secrets": (), "log": False}
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        return _log_failed_code(_run(args, context))
+    except SystemExit as exc:  # argparse (--help, --version, one-line usage errors)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP (signals.Interrupted)
+        name = exc.name if isinstance(exc, signals.Interrupted) else "SIGINT"
+        _say(f"rlx-tui: interrupted ({name}): {STOPPED_CLEANLY}")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `rlx-tui list-inventory | head -1`
+        _silence_stdout()
+        return EXIT_INTERRUPTED
+    except (SettingsError, DataDirError, FileRefused) as exc:
+        _say(f"rlx-tui: {redact(str(exc), context['secrets'])}")
         return EXIT_USAGE
     except CliError as exc:
-        print(f"rlx-tui: {redact(str(exc), secrets)}", file=sys.stderr)
+        _say(f"rlx-tui: {redact(str(exc), context['secrets'])}")
         return exc.code
-    except KeyboardInterrupt:
-        print("interrupted: run the same command again to resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except OSError as exc:
+        error = _os_failure(exc)
+        if error.code == EXIT_INTERNAL:
+            logger.opt(exception=exc).error("filesystem error")
+        _say(f"rlx-tui: {redact(str(error), context['secrets'])}")
+        return error.code
     except Exception as exc:
-        logger.exception("unexpected error")
-        print(
-            f"rlx-tui: unexpected error ({type(exc).__name__}: {redact(str(exc), secrets)[:200]}); "
-            "details in data/logs/rlx-tui.log",
-            file=sys.stderr,
-        )
+        if type(exc).__name__ == "DemoLakeError":  # the embedded lake did not start: its log has the why
+            logger.opt(exception=exc).error("demo lake")
+            first = printable(str(exc).splitlines()[0] if str(exc) else "no reason given", 200)
+            _say(f"rlx-tui: the demo lake could not be started ({first}); details in data/logs/rlx-tui.log")
+            return EXIT_CONNECTION
+        logger.opt(exception=exc).error("unexpected error")
+        where = "details in data/logs/rlx-tui.log" if context["log"] else "no log file was open yet"
+        text = redact(str(exc), context["secrets"])[:200]
+        _say(f"rlx-tui: unexpected error ({type(exc).__name__}: {text!r}); {where}")
         return EXIT_INTERNAL
 
 
+def entry() -> NoReturn:
+    """The console script: :func:`main`, then leave without waiting for threads a signal abandoned.
+
+    After an interruption every ``finally`` has run (the demo lake is stopped,
+    temporary files are gone); a library thread still blocked on the network
+    (a thread pool's worker waiting on a silent socket) must not hold the exit
+    for its whole timeout.
+    """
+    code = main()
+    stuck = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if code == EXIT_INTERRUPTED and any(t.is_alive() for t in stuck):
+        with contextlib.suppress(Exception):
+            logger.complete()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

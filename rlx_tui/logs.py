@@ -1,48 +1,200 @@
-"""loguru to a rotating file under the data directory; secrets scrubbed from every record."""
+"""Logging: loguru into ``<data_dir>/logs/rlx-tui.log``, never the terminal, never a traceback of its own.
+
+* :func:`quiet_start` drops loguru's default stderr handler (active from
+  import, with variable values in its tracebacks) and sends the standard
+  library's ``logging`` and ``warnings`` through loguru; every process
+  rlx-tui starts calls it first.
+* :func:`setup_logging` adds one sink, :class:`LogFile`: opened without
+  following links, rotated by size, secrets scrubbed from every line
+  (tracebacks included). A write that fails (a full disk) disables the sink
+  and is remembered in :attr:`LogFile.failure`; nothing is printed, nothing raised.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
 
+from rlx_tui import fs_guard
+from rlx_tui.secret import Secret
 from rlx_tui.settings import redact
 
 LOG_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <7} | {message}"
+LOG_NAME = "rlx-tui.log"
+ROTATE_BYTES = 20_000_000
+KEEP_ROTATED = 10
+_current: dict[str, LogFile | None] = {"sink": None, "configured": None}
+
+
+class _ToLoguru(logging.Handler):
+    """Standard-library records (botocore, urllib3, dotenv, asyncio...) into loguru."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        logger.opt(depth=0).log(level, "{}: {}", record.name, record.getMessage())
+
+
+def quiet_start() -> None:
+    """Nothing reaches the terminal through logging until a sink is set up (and then only the file)."""
+    logger.remove()
+    root = logging.getLogger()
+    if not any(isinstance(handler, _ToLoguru) for handler in root.handlers):
+        root.addHandler(_ToLoguru())  # also keeps logging's "last resort" stderr handler out
+    logging.captureWarnings(True)
+
+
+class LogFile:
+    """A loguru sink: appends to ``path`` beneath ``data_dir``; rotation keeps ``keep`` old files."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        path: Path,
+        secrets: tuple[str | Secret, ...] = (),
+        max_bytes: int = ROTATE_BYTES,
+        keep: int = KEEP_ROTATED,
+    ) -> None:
+        self.data_dir = data_dir
+        self.path = path
+        self.secrets = secrets
+        self.max_bytes = max_bytes
+        self.keep = keep
+        self.failure: OSError | None = None
+        self._fd: int | None = None
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def open(self) -> None:
+        """Open (creating) the file; raises OSError (a link, no space, permissions)."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        self._fd = fs_guard.open_file(self.data_dir, self.path, flags, 0o600)
+        self._size = os.fstat(self._fd).st_size
+
+    def __call__(self, message: Any) -> None:
+        with self._lock:
+            if self.failure is not None or self._fd is None:
+                return
+            data = redact(str(message), self.secrets).encode("utf-8", "replace")
+            try:
+                if self._size and self._size + len(data) > self.max_bytes:
+                    self._rotate()
+                written = os.write(self._fd, data)
+                self._size += written
+                if written != len(data):
+                    raise OSError(28, "No space left on device")
+            except OSError as exc:
+                self.failure = exc
+                self._close()
+
+    def _rotate(self) -> None:
+        self._close()
+        fs_guard.remove(self.data_dir, self.path.with_name(f"{self.path.name}.{self.keep}"))
+        for number in range(self.keep - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{number}")
+            if fs_guard.lstat(self.data_dir, older) is not None:
+                fs_guard.rename(self.data_dir, older, self.path.with_name(f"{self.path.name}.{number + 1}"))
+        fs_guard.rename(self.data_dir, self.path, self.path.with_name(f"{self.path.name}.1"))
+        self.open()
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+
+def _quiet_sink(sink: Callable[[str], Any]) -> Callable[[Any], None]:
+    def write(message: Any) -> None:
+        with contextlib.suppress(Exception):  # a UI that went away must not print "Logging error"
+            sink(str(message))
+
+    return write
+
+
+def quiet_unless_configured() -> None:
+    """:func:`quiet_start`, unless :func:`setup_logging` already chose this process's sinks."""
+    if _current["sink"] is None and not _current.get("configured"):
+        quiet_start()
+
+
+def reset() -> None:
+    """Forget this process's log set-up (closing the file): for a test that ran ``cli.main`` itself."""
+    sink = _current["sink"]
+    if sink is not None:
+        sink.close()
+    _current["sink"] = None
+    _current["configured"] = None
+    logger.remove()
+
+
+def current_log() -> LogFile | None:
+    """The file sink of this process (to ask whether writing it failed)."""
+    return _current["sink"]
 
 
 def setup_logging(
     data_dir: Path,
     level: str = "INFO",
-    secrets: tuple[str, ...] = (),
+    secrets: tuple[str | Secret, ...] = (),
     extra_sink: Callable[[str], Any] | None = None,
-) -> Path:
+    *,
+    create: bool = True,
+) -> Path | None:
     """Send logs to ``<data_dir>/logs/rlx-tui.log`` (rotated at 20 MB, 10 kept), never the terminal.
 
+    ``create=False`` logs only into an existing ``logs`` directory (verify
+    writes nothing anywhere else) and returns None when there is none.
     ``extra_sink`` receives each formatted line too (the TUI's log panel).
-    Returns the log file's path.
+    Raises OSError when the log cannot be opened or its first line written
+    (a link, a full disk); :class:`~rlx_tui.fs_guard.UnsafePathError` for a link.
     """
-    log_dir = Path(data_dir) / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    path = log_dir / "rlx-tui.log"
-    logger.remove()
+    quiet_start()
+    _current["configured"] = True  # type: ignore[assignment]
+    data_dir = Path(data_dir)
+    log_dir = data_dir / "logs"
+    old = _current["sink"]
+    if old is not None:
+        old.close()
+    _current["sink"] = None
 
     def scrub(record: dict[str, Any]) -> None:
         record["message"] = redact(str(record["message"]), secrets)
 
     logger.configure(patcher=scrub)
-    # diagnose=False: tracebacks must not print local variables (credentials among them)
-    logger.add(
-        path, level=level, format=LOG_FORMAT, rotation="20 MB", retention=10, diagnose=False, backtrace=False
-    )
+    if create:
+        fs_guard.ensure_dir(data_dir, log_dir, 0o700)
+    elif not fs_guard.check_dir(data_dir, log_dir):
+        return None
+    path = log_dir / LOG_NAME
+    sink = LogFile(data_dir, path, secrets)
+    sink.open()
+    _current["sink"] = sink
+    # diagnose=False: tracebacks never show variable values (credentials among them)
+    logger.add(sink, level=level, format=LOG_FORMAT, diagnose=False, backtrace=False, catch=False)
     if extra_sink is not None:
         logger.add(
-            extra_sink,
+            _quiet_sink(extra_sink),
             level=level,
             format="{time:HH:mm:ss} {level: <7} {message}",
             colorize=False,
             diagnose=False,
+            catch=False,
         )
+    logger.info("rlx-tui started (pid {})", os.getpid())  # also proves the file can be written
+    if sink.failure is not None:
+        raise sink.failure
     return path

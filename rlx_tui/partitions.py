@@ -122,10 +122,12 @@ def parse_object_key(key: str, prefix: str = "") -> tuple[PartitionKey, str]:
 
 
 def date_range(start: dt.date, end: dt.date) -> Iterator[dt.date]:
-    """Every day from ``start`` to ``end``, both inclusive."""
+    """Every day from ``start`` to ``end``, both inclusive (up to 9999-12-31 without overflowing)."""
     day = start
     while day <= end:
         yield day
+        if day == end:
+            return
         day += dt.timedelta(days=1)
 
 

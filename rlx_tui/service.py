@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rlx_tui.engine.plan import Plan
 from rlx_tui.engine.run import Engine
+from rlx_tui.limits import MAX_PLAN_PARTITIONS
 from rlx_tui.partitions import KNOWN_TABLES, Request
 from rlx_tui.settings import Settings
 from rlx_tui.sources.base import Listing, Source
@@ -41,6 +42,40 @@ def check_dates(start: dt.date, end: dt.date, today: dt.date | None = None) -> N
             f"end date {end} is not complete yet at the source (latest complete UTC day is {last}): "
             f"use --end {last} or earlier"
         )
+
+
+def request_size(request: Request) -> int:
+    """The number of partitions of ``request`` (computed, not enumerated)."""
+    days = (request.end - request.start).days + 1
+    return len(request.tables) * len(request.exchanges) * len(request.symbols) * days
+
+
+def check_plan_size(request: Request, limit: int = MAX_PLAN_PARTITIONS) -> None:
+    """RequestError when ``request`` spans more partitions than rlx-tui plans at once."""
+    size = request_size(request)
+    if size > limit:
+        raise RequestError(
+            f"the request spans {size:,} partitions ({request.start} .. {request.end}), more than the "
+            f"{limit:,} rlx-tui plans at once: narrow --start/--end or the names"
+        )
+
+
+def clamp_to_listing(request: Request, listing: Listing) -> tuple[Request, str | None]:
+    """``request`` cut to the days the listing holds, and a note saying so (None when unchanged).
+
+    A start date of 0001-01-01 then plans the days that exist, not two thousand years of holes.
+    """
+    span = listing.day_span()
+    if span is None:
+        return request, None
+    start, end = max(request.start, span[0]), min(request.end, span[1])
+    if start > end or (start, end) == (request.start, request.end):
+        return request, None
+    note = (
+        f"request clamped to {start} .. {end}: the source holds nothing of it before {span[0]} "
+        f"or after {span[1]}"
+    )
+    return replace(request, start=start, end=end), note
 
 
 @dataclass(frozen=True)
@@ -126,6 +161,7 @@ class Workspace:
     def plan(self, request: Request) -> Plan:
         listing = self.listing(request)
         self.check_request(request, listing)
+        check_plan_size(request)
         return self.engine().plan(request, listing)
 
 

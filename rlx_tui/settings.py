@@ -3,27 +3,39 @@
 Precedence, lowest first: built-in defaults, ``.env``, process environment,
 explicit overrides (command-line flags). Every problem is a one-line
 :class:`SettingsError` naming the key or line; secrets never appear in a
-``repr``, a log line or an error message.
+``repr``, a log line or an error message (the secret key is a
+:class:`~rlx_tui.secret.Secret`). Every value is checked for NUL and control
+characters, the endpoint URL strictly (:func:`rlx_tui.safety.check_endpoint_url`),
+and ``.env`` is read only if it is a regular file of at most 64 KB.
 """
 
 from __future__ import annotations
 
 import difflib
+import io
 import math
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from dotenv import dotenv_values
+from dotenv.parser import parse_stream
+
+from rlx_tui.datadir import DataDirError, resolve_data_dir
+from rlx_tui.fs_guard import FileRefused, read_regular
+from rlx_tui.limits import MAX_ENV_FILE_BYTES
+from rlx_tui.safety import UnsafeText, check_endpoint_url, check_text, shown
+from rlx_tui.secret import Secret
 
 SourceName = Literal["lake", "sample", "demo"]
 FetchMode = Literal["auto", "load", "stream"]
 SOURCES: tuple[str, ...] = ("lake", "sample", "demo")
 FETCH_MODES: tuple[str, ...] = ("auto", "load", "stream")
 MAX_WORKERS = 2  # Crypto Lake's guidance for lakeapi
+DEMO_SIZES: tuple[str, ...] = ("tiny", "small", "medium", "large")
 
 # .env / environment keys -> settings field. Credentials are accepted in the
 # brief's lower case and in the usual upper case.
@@ -43,6 +55,7 @@ ENV_KEYS: dict[str, str] = {
     "rlx_demo_size": "demo_size",
     "rlx_demo_days": "demo_days",
 }
+_FLAGS = frozenset({"source", "data_dir", "endpoint_url", "workers", "log_level"})
 _LINE = re.compile(r"^\s*(export\s+)?[A-Za-z_][A-Za-z0-9_.-]*\s*=")
 
 
@@ -66,10 +79,14 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """Crypto Lake (AWS) credentials. The secret never appears in repr or str."""
+    """Crypto Lake (AWS) credentials. The secret is a :class:`Secret`: never in repr, str or asdict."""
 
     access_key_id: str
-    secret_access_key: str = field(repr=False)
+    secret_access_key: Secret = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.secret_access_key, Secret):
+            object.__setattr__(self, "secret_access_key", Secret(self.secret_access_key))
 
     def __repr__(self) -> str:
         return f"Credentials(access_key_id={mask(self.access_key_id)!r}, secret_access_key='***')"
@@ -99,8 +116,8 @@ class Settings:
     notices: tuple[str, ...] = ()
 
     @property
-    def secrets(self) -> tuple[str, ...]:
-        """Values that must be scrubbed from any text shown or logged."""
+    def secrets(self) -> tuple[Secret, ...]:
+        """Values that must be scrubbed from any text shown or logged (see :func:`redact`)."""
         if self.credentials is None:
             return ()
         return (self.credentials.secret_access_key,)
@@ -113,40 +130,64 @@ class Settings:
         )
 
 
-def redact(text: str, secrets: tuple[str, ...]) -> str:
-    """Replace every secret in ``text`` by ``***``."""
+def redact(text: str, secrets: tuple[str | Secret, ...]) -> str:
+    """Replace every secret (a :class:`Secret` or a plain string) in ``text`` by ``***``."""
     for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
+        value = secret.reveal() if isinstance(secret, Secret) else secret
+        if value:
+            text = text.replace(value, "***")
     return text
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
+    """KEY=value pairs of ``path`` (absent: none). Every problem is one SettingsError line.
+
+    Parsed with python-dotenv's own parser (no interpolation), whose errors are
+    turned into our message instead of its logged warning.
+    """
+    if _is_null_device(path):  # --env-file /dev/null: "no .env", a common idiom
+        return {}
     try:
-        raw = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not an error
+        data, _ = read_regular(path, MAX_ENV_FILE_BYTES, f"{path}")
+        raw = data.decode("utf-8-sig")  # a BOM (Windows editors) is not an error
     except FileNotFoundError:
         return {}
     except PermissionError:
         raise SettingsError(f"{path} is not readable (permission denied): fix its permissions") from None
     except UnicodeDecodeError:
         raise SettingsError(f"{path} is not UTF-8 text: save it as UTF-8") from None
+    except FileRefused as exc:
+        raise SettingsError(f"{path} cannot be read: {exc}; give a .env file") from None
     except OSError as exc:
-        raise SettingsError(f"{path} cannot be read ({exc.strerror}): check the file") from None
+        raise SettingsError(f"{path} cannot be read ({exc.strerror or exc}): check the file") from None
     for number, line in enumerate(raw.splitlines(), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
         if not _LINE.match(line):
             raise SettingsError(f"{path} line {number} is not KEY=value: fix or comment out that line")
-    values = {
-        k.lstrip("\ufeff"): v
-        for k, v in dotenv_values(path, interpolate=False, encoding="utf-8-sig").items()
-        if v
-    }
-    for number, line in enumerate(raw.splitlines(), start=1):
-        key = line.split("=", 1)[0].strip().removeprefix("export ").strip()
-        _check_known_key(key, f"{path} line {number}")
+    values: dict[str, str] = {}
+    for binding in parse_stream(io.StringIO(raw)):
+        if binding.error:
+            raise SettingsError(
+                f"{path} line {binding.original.line}: cannot be parsed (an unterminated quote?): "
+                "fix or comment out that line"
+            )
+        if binding.key is None:
+            continue
+        key = binding.key.lstrip("\ufeff")
+        _check_known_key(key, f"{path} line {binding.original.line}")
+        if binding.value:
+            values[key] = binding.value
     return values
+
+
+def _is_null_device(path: Path) -> bool:
+    try:
+        info, null = os.stat(path), os.stat(os.devnull)
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISCHR(info.st_mode) and info.st_rdev == null.st_rdev
 
 
 def _check_known_key(key: str, where: str) -> None:
@@ -175,30 +216,46 @@ def _collect(env_file: Path | None, environ: Mapping[str, str]) -> dict[str, str
             if key.lower() in ENV_KEYS and value.strip():
                 from_file[ENV_KEYS[key.lower()]] = value
     from_env = {ENV_KEYS[k.lower()]: v for k, v in environ.items() if k.lower() in ENV_KEYS and v.strip()}
-    merged = {**from_file, **from_env}
+    merged: dict[str, Any] = {**from_file, **from_env}
     if "access_key_id" in from_file or "secret_access_key" in from_file:
         for name in ("access_key_id", "secret_access_key"):
             merged.pop(name, None)
             if name in from_file:
                 merged[name] = from_file[name]
+    if "secret_access_key" in merged:  # from here on the secret is never a plain string
+        merged["secret_access_key"] = Secret(str(merged["secret_access_key"]).strip())
     return merged
+
+
+def _check_values(values: Mapping[str, Any]) -> None:
+    """No NUL, control or format character in any setting (a secret is checked without being shown)."""
+    names = {field_name: key for key, field_name in ENV_KEYS.items()}
+    for name, value in values.items():
+        text = value.reveal() if isinstance(value, Secret) else value
+        if not isinstance(text, str | os.PathLike):
+            continue
+        flag = f"--{name.replace('_', '-')} or " if name in _FLAGS else ""
+        try:
+            check_text(f"{name.replace('_', ' ')} ({flag}{names.get(name, name)})", os.fspath(text))
+        except UnsafeText as exc:
+            raise SettingsError(str(exc)) from None
 
 
 def _as_int(name: str, value: Any) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise SettingsError(f"{name} must be a whole number, got {value!r}") from None
+        raise SettingsError(f"{name} must be a whole number, got {shown(value)}") from None
 
 
 def _as_float(name: str, value: Any, *, positive: bool = False) -> float:
     try:
         result = float(value)
     except (TypeError, ValueError):
-        raise SettingsError(f"{name} must be a number, got {value!r}") from None
+        raise SettingsError(f"{name} must be a number, got {shown(value)}") from None
     if not math.isfinite(result) or result < 0 or (positive and result == 0):
         kind = "a positive" if positive else "a non-negative"
-        raise SettingsError(f"{name} must be {kind} finite number of seconds, got {value!r}")
+        raise SettingsError(f"{name} must be {kind} finite number of seconds, got {shown(value)}")
     return result
 
 
@@ -210,10 +267,13 @@ def load_settings(
     """Build the Settings. ``overrides`` uses field names (``source``, ``workers``...); None is ignored."""
     values: dict[str, Any] = _collect(env_file, os.environ if environ is None else environ)
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    if isinstance(values.get("secret_access_key"), str):
+        values["secret_access_key"] = Secret(values["secret_access_key"].strip())
+    _check_values(values)
     notices: list[str] = []
 
-    key_id = (values.get("access_key_id") or "").strip()
-    secret = (values.get("secret_access_key") or "").strip()
+    key_id = str(values.get("access_key_id") or "").strip()
+    secret = values.get("secret_access_key") or Secret("")
     if bool(key_id) != bool(secret):
         missing = "aws_secret_access_key" if key_id else "aws_access_key_id"
         raise SettingsError(
@@ -223,7 +283,7 @@ def load_settings(
 
     source = str(values.get("source") or ("lake" if credentials else "demo")).lower()
     if source not in SOURCES:
-        raise SettingsError(f"unknown source {source!r}: choose one of {', '.join(SOURCES)}")
+        raise SettingsError(f"unknown source {shown(source)}: choose one of {', '.join(SOURCES)}")
     if source == "lake" and credentials is None:
         raise SettingsError(
             "source 'lake' needs aws_access_key_id and aws_secret_access_key in .env (see .env.example)"
@@ -246,27 +306,36 @@ def load_settings(
         raise SettingsError("retry attempts must be at least 1")
     fetch_mode = str(values.get("fetch_mode", "auto")).lower()
     if fetch_mode not in FETCH_MODES:
-        raise SettingsError(f"unknown fetch mode {fetch_mode!r}: choose one of {', '.join(FETCH_MODES)}")
-    endpoint = values.get("endpoint_url") or None
-    if endpoint and not str(endpoint).startswith(("http://", "https://")):
-        raise SettingsError(f"endpoint URL must start with http:// or https://, got {endpoint!r}")
-    data_dir = Path(str(values.get("data_dir") or "data")).expanduser()
+        raise SettingsError(f"unknown fetch mode {shown(fetch_mode)}: choose one of {', '.join(FETCH_MODES)}")
+    endpoint = values.get("endpoint_url")
+    if endpoint is not None:
+        try:
+            endpoint = check_endpoint_url(str(endpoint))
+        except UnsafeText as exc:
+            raise SettingsError(f"{exc} (--endpoint-url or rlx_endpoint_url)") from None
+    try:
+        data_dir = resolve_data_dir(values["data_dir"] if values.get("data_dir") is not None else "data")
+    except DataDirError as exc:
+        raise SettingsError(str(exc)) from None
     log_level = str(values.get("log_level", "INFO")).upper()
     if log_level not in ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"):
-        raise SettingsError(f"unknown log level {log_level!r}: use DEBUG, INFO, WARNING or ERROR")
+        raise SettingsError(f"unknown log level {shown(log_level)}: use DEBUG, INFO, WARNING or ERROR")
+    demo_size = str(values.get("demo_size", "tiny"))
+    if demo_size not in DEMO_SIZES:
+        raise SettingsError(f"unknown demo size {shown(demo_size)}: choose one of {', '.join(DEMO_SIZES)}")
     demo_days = _as_int("demo days", values.get("demo_days", 35))
     if not 1 <= demo_days <= 3660:
         raise SettingsError(f"demo days must be between 1 and 3660, got {demo_days}")
     return Settings(
         source=source,  # type: ignore[arg-type]
-        data_dir=data_dir.resolve(),
-        endpoint_url=str(endpoint) if endpoint else None,
+        data_dir=data_dir,
+        endpoint_url=endpoint,
         workers=workers,
         retry=retry,
         credentials=credentials,
         fetch_mode=fetch_mode,  # type: ignore[arg-type]
         log_level=log_level,
-        demo_size=str(values.get("demo_size", "tiny")),
+        demo_size=demo_size,
         demo_days=demo_days,
         notices=tuple(notices),
     )

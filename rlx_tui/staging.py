@@ -10,6 +10,12 @@ A partition moves between zones by renaming its directory (one filesystem, so
 atomic). Every file is written under a temporary name, fsynced, then renamed.
 A crash therefore leaves either the old state or the new one, never half a
 file in ``ready``.
+
+Nothing here follows a symbolic link (:mod:`rlx_tui.fs_guard`): zone, tmp and
+partition directories are reached from the data directory one component at a
+time, clean-up deletes links rather than what they point to, and a link where
+a store directory should be is refused (:class:`UnsafePathError`, one line).
+A zone move's two renames run with signals deferred (:func:`rlx_tui.signals.deferred`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import fcntl
 import json
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,8 +36,12 @@ from typing import Any
 
 from loguru import logger
 
+from rlx_tui import fs_guard
 from rlx_tui.atomic import TMP_PREFIX, atomic_write_json, fsync_dir
+from rlx_tui.fs_guard import FileRefused, UnsafePathError
+from rlx_tui.limits import MAX_SIDECAR_BYTES
 from rlx_tui.partitions import PartitionKey
+from rlx_tui.signals import deferred
 from rlx_tui.validation.findings import Finding
 
 DATA_FILE = "part.parquet"
@@ -193,31 +204,51 @@ class StagingStore:
         return self.root / zone.value
 
     def partition_dir(self, zone: Zone, key: PartitionKey) -> Path:
-        path = (self.zone_dir(zone) / key.rel_dir).resolve()
-        if not path.is_relative_to(self.zone_dir(zone).resolve()):
-            raise ValueError(f"partition {key.id} resolves outside the data directory")
-        return path
+        """The partition's directory in ``zone`` (names are checked, so it cannot leave the zone)."""
+        return self.zone_dir(zone).joinpath(*key.rel_dir.parts)
 
     def data_path(self, zone: Zone, key: PartitionKey) -> Path:
         return self.partition_dir(zone, key) / DATA_FILE
 
+    def data_file_problem(self, zone: Zone, key: PartitionKey) -> str | None:
+        """Why the partition's data file cannot be read safely (a link, a FIFO...), or None."""
+        try:
+            info = fs_guard.lstat(self.data_dir, self.data_path(zone, key))
+        except UnsafePathError as exc:
+            return str(exc)
+        if info is None:
+            return f"{DATA_FILE} is missing"
+        if stat.S_ISLNK(info.st_mode):
+            return f"{DATA_FILE} is a symbolic link, never followed"
+        if not stat.S_ISREG(info.st_mode):
+            return f"{DATA_FILE} is not a regular file"
+        return None
+
+    def check_layout(self) -> None:
+        """UnsafePathError if ``staging`` or one of its zone or tmp directories is a link."""
+        for directory in (self.root, self.tmp_root, *(self.zone_dir(z) for z in Zone)):
+            fs_guard.check_dir(self.data_dir, directory)
+
     def ensure_layout(self) -> None:
-        for zone in Zone:
-            self.zone_dir(zone).mkdir(parents=True, exist_ok=True)
-        self.tmp_root.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)  # the data directory itself is the trusted base
+        for directory in (self.root, *(self.zone_dir(z) for z in Zone), self.tmp_root):
+            fs_guard.ensure_dir(self.data_dir, directory)
 
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the data directory for this process (an advisory ``flock``), or raise StoreBusy.
 
         Two processes recovering and downloading into one directory would
-        delete each other's attempts and fetch everything twice.
+        delete each other's attempts and fetch everything twice. The lock
+        file is opened without following links.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
-        handle = open(self.root / ".lock", "a+")  # noqa: SIM115 - held for the whole block
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.check_layout()
+        fs_guard.ensure_dir(self.data_dir, self.root)
+        fd = fs_guard.open_file(self.data_dir, self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise StoreBusy(
                     f"another rlx-tui is working in {self.data_dir}: wait for it to finish, "
@@ -225,17 +256,18 @@ class StagingStore:
                 ) from None
             yield
         finally:
-            handle.close()
+            os.close(fd)
 
     # -- writing ---------------------------------------------------------------
     def new_attempt_dir(self, key: PartitionKey) -> Path:
         """A fresh private directory for one fetch attempt; nothing outside sees it."""
         name = f"{key.id.replace('/', '_')}-{uuid.uuid4().hex[:10]}"
-        path = self.tmp_root / name
-        path.mkdir(parents=True)
-        return path
+        with fs_guard.dir_fd(self.data_dir, self.tmp_root, create=True) as tmp:
+            os.mkdir(name, 0o700, dir_fd=tmp)
+        return self.tmp_root / name
 
     def write_manifest(self, directory: Path, manifest: PartitionManifest) -> None:
+        fs_guard.check_dir(self.data_dir, directory)  # no link on the way to the sidecar
         atomic_write_json(directory / SIDECAR, manifest.to_dict())
 
     def publish(self, attempt_dir: Path, manifest: PartitionManifest) -> PartitionManifest:
@@ -257,36 +289,48 @@ class StagingStore:
         return moved
 
     def _replace_dir(self, source: Path, target: Path) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            graveyard = self.tmp_root / f"{TMP_PREFIX}old-{uuid.uuid4().hex[:10]}"
-            self.tmp_root.mkdir(parents=True, exist_ok=True)
-            os.rename(target, graveyard)
-            os.rename(source, target)
-            shutil.rmtree(graveyard, ignore_errors=True)
-        else:
-            os.rename(source, target)
+        fs_guard.ensure_dir(self.data_dir, target.parent)
+        with deferred():  # the two renames belong together: a signal waits for both
+            if fs_guard.lstat(self.data_dir, target) is not None:
+                graveyard = self.tmp_root / f"{TMP_PREFIX}old-{uuid.uuid4().hex[:10]}"
+                fs_guard.ensure_dir(self.data_dir, self.tmp_root)
+                fs_guard.rename(self.data_dir, target, graveyard)
+                fs_guard.rename(self.data_dir, source, target)
+            else:
+                graveyard = None
+                fs_guard.rename(self.data_dir, source, target)
+        if graveyard is not None:
+            self._remove_quietly(graveyard)
         fsync_dir(target.parent)
 
+    def _remove_quietly(self, path: Path) -> None:
+        try:
+            fs_guard.remove(self.data_dir, path)
+        except OSError as exc:
+            logger.warning("could not remove {}: {}", path, exc)
+
     def remove(self, manifest: PartitionManifest) -> None:
-        """Delete a partition from its zone (used to re-queue a quarantined one)."""
-        shutil.rmtree(self.partition_dir(manifest.zone, manifest.key), ignore_errors=True)
+        """Delete a partition from its zone (used to re-queue a quarantined one); never through a link."""
+        fs_guard.remove(self.data_dir, self.partition_dir(manifest.zone, manifest.key))
 
     def discard_attempt(self, attempt_dir: Path) -> None:
-        shutil.rmtree(attempt_dir, ignore_errors=True)
+        """Delete an attempt directory (it must lie in ``staging/tmp``); never through a link."""
+        if Path(attempt_dir).parent != self.tmp_root:
+            raise UnsafePathError(f"{attempt_dir} is not an attempt directory of {self.tmp_root}")
+        self._remove_quietly(Path(attempt_dir))
 
     # -- reading -----------------------------------------------------------------
-    @staticmethod
-    def _load(sidecar: Path, zone: Zone) -> PartitionManifest | None:
-        """Read a sidecar; the directory it sits in decides the zone.
+    def _load(self, sidecar: Path, zone: Zone) -> PartitionManifest | None:
+        """Read a sidecar (never through a link); the directory it sits in decides the zone.
 
         A crash between writing a sidecar (with its new zone) and renaming the
         directory leaves them disagreeing: such a partition is reported in the
         zone where its files are, flagged ``stale_zone`` so recovery re-validates it.
         """
         try:
-            manifest = PartitionManifest.from_dict(json.loads(sidecar.read_text()))
-        except (OSError, ValueError, KeyError, TypeError):
+            data = fs_guard.read_file(self.data_dir, sidecar, MAX_SIDECAR_BYTES)
+            manifest = PartitionManifest.from_dict(json.loads(data))
+        except (OSError, FileRefused, ValueError, KeyError, TypeError, RecursionError):
             return None
         if manifest.zone is not zone:
             return replace(manifest, zone=zone, stale_zone=True)
@@ -304,14 +348,15 @@ class StagingStore:
         return None
 
     def iter_zone(self, zone: Zone) -> Iterator[PartitionManifest]:
-        """Every partition with a readable sidecar in ``zone``, sorted by path."""
+        """Every partition with a readable sidecar in ``zone``, sorted by path (links are skipped)."""
         base = self.zone_dir(zone)
-        if not base.exists():
-            return
-        for sidecar in sorted(base.glob(f"*/exchange=*/symbol=*/dt=*/{SIDECAR}")):
-            manifest = self._load(sidecar, zone)
-            if manifest is not None:
-                yield manifest
+        for rel_dir, _dirs, files in fs_guard.walk(self.data_dir, base):
+            if len(rel_dir.parts) != 4 or not rel_dir.parts[1].startswith("exchange="):
+                continue
+            if any(name == SIDECAR and fs_guard.is_regular(mode) for name, mode in files):
+                manifest = self._load(base.joinpath(*rel_dir.parts, SIDECAR), zone)
+                if manifest is not None:
+                    yield manifest
 
     def ready_manifests(self) -> dict[PartitionKey, PartitionManifest]:
         return {m.key: m for m in self.iter_zone(Zone.READY)}
@@ -331,16 +376,27 @@ class StagingStore:
 
     # -- recovery ------------------------------------------------------------------
     def recover(self) -> RecoveryReport:
-        """Remove temporary files and attempts; list partitions left in raw or validating."""
+        """Remove temporary files and attempts; list partitions left in raw or validating.
+
+        Deletion goes through :func:`rlx_tui.fs_guard.remove`: a link found in
+        ``tmp`` is removed itself, never what it points to, and a linked
+        ``tmp`` or zone directory stops recovery with UnsafePathError.
+        """
+        self.check_layout()
         self.ensure_layout()
         removed = 0
-        for entry in list(self.tmp_root.iterdir()):
-            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
-            removed += 1
-        for zone in Zone:
-            for tmp in self.zone_dir(zone).rglob(f"{TMP_PREFIX}*"):
-                tmp.unlink(missing_ok=True)
+        for name, _mode in fs_guard.list_dir(self.data_dir, self.tmp_root):
+            if fs_guard.remove(self.data_dir, self.tmp_root / name):
                 removed += 1
+        for zone in Zone:
+            base = self.zone_dir(zone)
+            for rel_dir, _dirs, files in fs_guard.walk(self.data_dir, base):
+                for name, mode in files:
+                    if fs_guard.is_link(mode):
+                        logger.warning("ignoring symbolic link {}/{} in {}", rel_dir, name, zone.value)
+                    if name.startswith(TMP_PREFIX):
+                        fs_guard.remove(self.data_dir, base.joinpath(*rel_dir.parts, name))
+                        removed += 1
         pending = [
             m.key
             for zone in Zone

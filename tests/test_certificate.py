@@ -394,7 +394,7 @@ def test_verify_fails_naming_a_file_with_one_byte_changed(data_dir: Path, issued
     entry = load(cert.json_path)["partitions"][2]
     flip_byte(ready_root(data_dir) / entry["path"])
     report = verify_certificate(cert.json_path)
-    assert not report.passed and report.exit_code == 1
+    assert not report.passed and report.exit_code == 5  # the CLI's code for a certificate that fails
     assert report.complete and not report.valid
     assert report.modified == [entry["path"]]
     assert any(entry["path"] in p and "modified" in p for p in report.problems)
@@ -487,8 +487,8 @@ def test_verify_catches_a_hand_edit_with_recomputed_digest(data_dir: Path, issue
     cert.json_path.chmod(0o644)
     cert.json_path.write_bytes(stored)
     report = verify_certificate(cert.json_path)
-    assert report.digest_ok and report.complete and report.valid  # the forgery is self-consistent...
-    assert not report.signature_ok and not report.passed  # ...but the signature catches it
+    assert not report.signature_ok and not report.passed  # the signature catches the forgery...
+    assert report.stopped == "signature" and report.checked_files == 0  # ...before any file is read
     assert any("does not match" in p and cert.signature_path.name in p for p in report.problems)
 
 
@@ -542,9 +542,12 @@ def test_verify_elsewhere_without_local_keys_needs_a_pinned_fingerprint(
     shutil.copytree(data_dir, other, ignore=shutil.ignore_patterns("keys"))
     moved = other / "certificates" / cert.json_path.name
     report = verify_certificate(moved)
-    assert report.passed and report.signer_trusted is None
+    # intact, but nothing pins the signer: "signature valid, signer unknown" is not a pass
+    assert report.intact and report.signer_trusted is None and not report.passed
+    assert report.verdict == "signer_unknown" and report.exit_code == 5
     assert any("not pinned" in n for n in report.notes)
-    assert verify_certificate(moved, trusted_fingerprint=cert.fingerprint).signer_trusted is True
+    pinned = verify_certificate(moved, trusted_fingerprint=cert.fingerprint)
+    assert pinned.signer_trusted is True and pinned.passed
     assert not verify_certificate(moved, trusted_fingerprint="sha256:" + "0" * 64).passed
 
 

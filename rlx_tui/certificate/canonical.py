@@ -16,9 +16,54 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from pathlib import Path
 from typing import Any
 
+from rlx_tui.fs_guard import read_regular
+from rlx_tui.limits import MAX_CERTIFICATE_BYTES, MAX_JSON_DEPTH
+
 DIGEST_FIELD = "digest"
+
+
+def depth_exceeds(value: Any, limit: int) -> bool:
+    """True when ``value`` nests lists and objects deeper than ``limit`` (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def parse_document(data: bytes) -> dict[str, Any]:
+    """A certificate's JSON object; ValueError (one line) for anything else, however hostile.
+
+    Deep nesting is refused (json's own recursion limit, then :data:`MAX_JSON_DEPTH`).
+    """
+    try:
+        document = json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply to be a certificate") from None
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 JSON") from None
+    if not isinstance(document, dict):
+        raise ValueError("not a JSON object")
+    if depth_exceeds(document, MAX_JSON_DEPTH):
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels: not a certificate")
+    return document
+
+
+def read_document(path: Path, *, follow: bool = True) -> tuple[bytes, dict[str, Any]]:
+    """The exact bytes and the document of a certificate file: a regular file of bounded size.
+
+    Raises :class:`~rlx_tui.fs_guard.FileRefused` (a FIFO, a device, too big),
+    OSError (missing, unreadable) or ValueError (not a certificate's JSON).
+    """
+    data, _ = read_regular(Path(path), MAX_CERTIFICATE_BYTES, f"certificate {Path(path).name}", follow=follow)
+    return data, parse_document(data)
 
 
 def jsonable(value: Any) -> Any:

@@ -11,7 +11,10 @@ explain partitions the store does not hold):
 * absent and reported failed -> blocker with the failure cause;
 * absent and missing at the source -> waived (recorded) when a waiver with a
   reason and a name covers it, else a blocker;
-* absent otherwise -> ``not_fetched``.
+* absent otherwise -> ``not_fetched``;
+* anything in ready that :func:`~rlx_tui.certificate.payload.compare` calls
+  unexpected (a link, a stray file, an unlisted part file) -> ``unexpected``,
+  exactly where ``verify`` would fail the certificate.
 
 Waivers that match no missing partition (the partition is ready, or is not in
 the request) are ignored and recorded as notes: they cannot hide anything, since
@@ -27,10 +30,22 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
+from rlx_tui import fs_guard
+from rlx_tui.certificate.payload import (
+    compare,
+    describe_unexpected,
+    key_of_dir,
+    key_of_payload,
+    payload_path,
+    ready_root,
+    scan_ready,
+)
+from rlx_tui.limits import MAX_SIDECAR_BYTES
 from rlx_tui.partitions import PartitionKey, Request, Waiver
-from rlx_tui.staging import DATA_FILE, SIDECAR, PartitionManifest, StagingStore, Zone
+from rlx_tui.staging import SIDECAR, PartitionManifest, StagingStore, Zone
 from rlx_tui.validation.findings import Finding, Severity
 
 BLOCKER_ORDER: tuple[str, ...] = (
@@ -39,6 +54,7 @@ BLOCKER_ORDER: tuple[str, ...] = (
     "quarantined",
     "not_validated",
     "missing_at_source",
+    "unexpected",
     "range_check",
 )
 _TITLES = {
@@ -47,6 +63,7 @@ _TITLES = {
     "quarantined": "quarantined",
     "not_validated": "not validated (or changed since validation)",
     "missing_at_source": "missing at the source, not waived",
+    "unexpected": "unexpected in ready (verify would fail the certificate)",
     "range_check": "cross-day checks failed",
 }
 _MAX_LINES_PER_KIND = 25
@@ -125,33 +142,44 @@ class GateResult:
 
 
 def read_ready(store: StagingStore, key: PartitionKey) -> tuple[ReadyPartition | None, Blocker | None]:
-    """The ready partition of ``key``, a blocker when ``ready`` holds something untrustworthy, or neither."""
+    """The ready partition of ``key``, a blocker when ``ready`` holds something untrustworthy, or neither.
+
+    Nothing is read through a link: a linked directory or file is a blocker.
+    """
     directory = store.partition_dir(Zone.READY, key)
     sidecar = directory / SIDECAR
     try:
-        raw = json.loads(sidecar.read_text(encoding="utf-8"))
+        raw = json.loads(fs_guard.read_file(store.data_dir, sidecar, MAX_SIDECAR_BYTES))
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
         manifest = PartitionManifest.from_dict(raw)
     except FileNotFoundError:
-        if directory.exists():
+        try:
+            present = fs_guard.lstat(store.data_dir, directory) is not None
+        except OSError:
+            present = True
+        if present:
             return None, Blocker("not_validated", key.id, "in ready without a sidecar manifest")
         return None, None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except fs_guard.UnsafePathError:
+        return None, Blocker("unexpected", key.id, "a symbolic link on the way to its files (never followed)")
+    except (OSError, fs_guard.FileRefused, ValueError, KeyError, TypeError, RecursionError) as exc:
         return None, Blocker("not_validated", key.id, f"ready sidecar cannot be read ({exc})")
-    problem = _ready_problem(key, manifest, directory / DATA_FILE)
+    problem = _ready_problem(key, manifest, store.data_file_problem(Zone.READY, key))
     if problem:
         return None, Blocker("not_validated", key.id, problem)
     return ReadyPartition(key, manifest, raw), None
 
 
-def _ready_problem(key: PartitionKey, manifest: PartitionManifest, data_file: Any) -> str | None:
+def _ready_problem(key: PartitionKey, manifest: PartitionManifest, file_problem: str | None) -> str | None:
     if manifest.key != key:
         return f"ready sidecar describes another partition ({manifest.key.id})"
     if manifest.zone is not Zone.READY:
         return f"sidecar in ready says zone {manifest.zone.value}"
     if not manifest.has_data:
         return "ready sidecar records no file checksum"
-    if not data_file.is_file():
-        return f"{DATA_FILE} is missing from ready"
+    if file_problem is not None:
+        return f"{file_problem} in ready"
     errors = [f for f in manifest.findings if f.severity is Severity.ERROR]
     if errors:
         return "ready, but its sidecar records errors: " + "; ".join(f.message for f in errors)
@@ -225,8 +253,46 @@ def assess(
         else:
             why = "ignored: not a partition of this request"
         result.notes.append(f"waiver for {pid} (by {waiver.by}) {why}")
+    blocked = {b.partition_id for b in result.blockers}
+    result.blockers += [
+        b for b in ready_tree_blockers(store, request, result.ready) if b.partition_id not in blocked
+    ]
     result.blockers = sort_blockers(result.blockers)
     return result
+
+
+def ready_tree_blockers(
+    store: StagingStore, request: Request, ready: Sequence[ReadyPartition]
+) -> list[Blocker]:
+    """Where the ready tree differs from the certifiable partitions, by the rule ``verify`` applies.
+
+    :func:`~rlx_tui.certificate.payload.scan_ready` and
+    :func:`~rlx_tui.certificate.payload.compare` decide; a symbolic link, a
+    stray file or an unlisted part file of the request blocks the certificate.
+    """
+    root = ready_root(store.data_dir)
+    try:
+        inventory = scan_ready(root, frozenset(request.partitions()), base=store.data_dir)
+    except fs_guard.UnsafePathError as exc:
+        return [Blocker("unexpected", None, str(exc))]
+    differences = compare(inventory, [payload_path(p.key) for p in ready])
+    blockers = []
+    for path in differences.unexpected:
+        depth = path.count("/")
+        key = key_of_dir(str(PurePosixPath(path).parent) if depth == 4 else path) if depth in (3, 4) else None
+        blockers.append(
+            Blocker(
+                "unexpected",
+                key.id if key else None,
+                f"{path}: {describe_unexpected(store.data_dir, root, path)}",
+            )
+        )
+    for path in differences.missing:
+        key = key_of_payload(path)
+        blockers.append(
+            Blocker("not_validated", key.id if key else None, f"{path} is not a regular file in ready")
+        )
+    return blockers
 
 
 def default_range_checks() -> tuple[RangeChecks | None, str | None]:

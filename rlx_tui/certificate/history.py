@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
+import os
 import re
 import secrets
 from collections.abc import Iterator
@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlx_tui.certificate.canonical import DIGEST_FIELD, document_digest
+from rlx_tui import fs_guard
+from rlx_tui.certificate.canonical import DIGEST_FIELD, document_digest, read_document
 
 CERT_DIR = "certificates"
 _CERT_NAME = re.compile(r"^cert-(?P<id>(?P<seq>\d{6,})-\d{8}T\d{6}Z-[0-9a-f]{4})\.json$")
@@ -76,10 +77,8 @@ def iter_certificates(directory: Path) -> Iterator[tuple[int, str, Path]]:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    document = json.loads(path.read_bytes())
-    if not isinstance(document, dict):
-        raise ValueError("not a JSON object")
-    return document
+    """A certificate of this directory: bounded, never through a link (FileRefused is a ValueError)."""
+    return read_document(path, follow=False)[1]
 
 
 def _problems_of(directory: Path, path: Path, document: dict[str, Any]) -> list[str]:
@@ -138,15 +137,20 @@ def chain_problems(directory: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def issue_lock(directory: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``directory/.lock`` (POSIX); a plain no-op elsewhere."""
-    directory.mkdir(parents=True, exist_ok=True)
+def issue_lock(directory: Path, data_dir: Path | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on ``directory/.lock`` (POSIX); a plain no-op elsewhere.
+
+    The lock file is opened without following links (from ``data_dir``, the
+    directory above ``certificates`` by default).
+    """
+    base = Path(data_dir) if data_dir is not None else Path(directory).parent
+    fs_guard.ensure_dir(base, Path(directory))
     if fcntl is None:
         yield
         return
-    with open(directory / ".lock", "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    fd = fs_guard.open_file(base, Path(directory) / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -9,6 +9,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from rlx_tui import fs_guard
 from rlx_tui.atomic import atomic_create_bytes, atomic_write_bytes
 from rlx_tui.certificate.build import build_document
 from rlx_tui.certificate.canonical import seal, sha256_tag
@@ -26,7 +27,7 @@ from rlx_tui.certificate.signing import (
     signature_text,
 )
 from rlx_tui.partitions import PartitionKey, Request
-from rlx_tui.staging import SourceInfo, StagingStore
+from rlx_tui.staging import DATA_FILE, SourceInfo, StagingStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ class IssuedCertificate:
 
 
 def _measure(
-    root: Path, gate: GateResult, rehash: bool
+    data_dir: Path, root: Path, gate: GateResult, rehash: bool
 ) -> tuple[dict[str, str], dict[str, int], list[Blocker]]:
     """sha256 and size of every ready file, checked against what its sidecar recorded at validation."""
     rel = {p.key.id: payload_path(p.key) for p in gate.ready}
@@ -59,11 +60,14 @@ def _measure(
     blockers: list[Blocker] = []
     for part in gate.ready:
         try:
-            sizes[part.key.id] = os.stat(root / rel[part.key.id]).st_size
+            info = fs_guard.lstat(data_dir, root / rel[part.key.id])
+            if info is None or not fs_guard.is_regular(info):
+                raise FileNotFoundError(f"{DATA_FILE} is not a regular file")
+            sizes[part.key.id] = info.st_size
         except OSError as exc:
             blockers.append(Blocker("not_validated", part.key.id, f"cannot read its file: {exc}"))
     if rehash:
-        computed = hash_files(root, rel.values())
+        computed = hash_files(root, rel.values(), base=data_dir)
         hashes = {pid: computed[path] for pid, path in rel.items()}
     else:
         hashes = {p.key.id: p.manifest.sha256 for p in gate.ready}
@@ -90,9 +94,9 @@ def _measure(
 
 
 def _create_read_only(path: Path, data: bytes) -> None:
-    """Create ``path`` (never replacing an existing file) and make it read-only."""
+    """Create ``path`` (never replacing an existing file or link) and make it read-only."""
     atomic_create_bytes(path, data)
-    os.chmod(path, 0o444)
+    os.chmod(path, 0o444)  # path is the file just linked into place (os.link refuses an existing name)
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
@@ -133,7 +137,7 @@ def issue_certificate(
     run_range_checks(gate, request, range_checks)
     gate.refuse_if_blocked()
     root = ready_root(data_dir)
-    hashes, sizes, blockers = _measure(root, gate, rehash)
+    hashes, sizes, blockers = _measure(data_dir, root, gate, rehash)
     gate.blockers.extend(blockers)
     gate.refuse_if_blocked()
 
@@ -149,8 +153,8 @@ def issue_certificate(
         "signature_file": None,
     }
     issued_at = _utc(now or dt.datetime.now(dt.UTC))
-    directory = certificates_dir(data_dir)
-    with issue_lock(directory):
+    directory = fs_guard.ensure_dir(data_dir, certificates_dir(data_dir))
+    with issue_lock(directory, data_dir):
         previous = chain_tip(directory)
         sequence = previous["sequence"] + 1 if previous else 1
         cert_id = new_id(sequence, issued_at)
@@ -179,7 +183,7 @@ def issue_certificate(
             raise
         _create_read_only(paths.text, render_markdown(sealed).encode("utf-8"))
         remember_signer(data_dir, fp, "default key" if signing_key_path is None else "user-supplied key")
-        root.mkdir(parents=True, exist_ok=True)
+        fs_guard.ensure_dir(data_dir, root)
         atomic_write_bytes(root / MANIFEST_FILE, manifest)
     return IssuedCertificate(
         id=cert_id,

@@ -15,6 +15,10 @@ Rules (relative paths are POSIX, relative to the ready root):
   example a waived day that appeared later), a file outside the partition
   layout, a temporary file left by an interrupted write, a symbolic link.
 
+:func:`scan_ready` (the walk) and :func:`compare` (listed against found) are
+the one definition of what the ready tree contains: ``certify`` refuses where
+``verify`` would fail, because both call them.
+
 ``ready/`` is "BagIt-style", not a strict bag: BagIt wants the payload under
 ``data/``, while rlx-tui keeps the hive layout at the zone root so readers can
 scan it directly.
@@ -22,6 +26,7 @@ scan it directly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -29,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from rlx_tui.atomic import sha256_file
+from rlx_tui import fs_guard
 from rlx_tui.partitions import PartitionKey
 from rlx_tui.staging import DATA_FILE, SIDECAR, Zone
 
@@ -80,42 +85,77 @@ class ReadyInventory:
     out_of_scope_partitions: int = 0
 
 
-def scan_ready(root: Path, scope: Mapping[PartitionKey, object] | frozenset[PartitionKey]) -> ReadyInventory:
-    """Walk ``root`` (no symlinks followed) and classify every entry.
+@dataclass(frozen=True, slots=True)
+class ReadyDifferences:
+    """What the ready tree and a list of payload paths disagree on (empty: they agree)."""
+
+    missing: tuple[str, ...]  # listed, but not a regular part file in ready
+    unexpected: tuple[str, ...]  # in ready (and in scope), but not listed, or not allowed at all
+
+    @property
+    def agree(self) -> bool:
+        return not self.missing and not self.unexpected
+
+
+def scan_ready(
+    root: Path,
+    scope: Mapping[PartitionKey, object] | frozenset[PartitionKey],
+    base: Path | None = None,
+) -> ReadyInventory:
+    """Walk ``root`` (no link followed, from the data directory ``base``) and classify every entry.
 
     ``payload`` holds every regular ``part.parquet`` of an in-scope partition;
-    whether it is *listed* is for the caller to decide.
+    whether it is *listed* is for :func:`compare` to decide. A link, whether
+    to a file or a directory, is always unexpected. ``base`` defaults to the
+    data directory holding ``root``; a linked ``staging`` or ``ready`` raises
+    :class:`~rlx_tui.fs_guard.UnsafePathError`.
     """
     inventory = ReadyInventory()
-    if not root.is_dir():
-        return inventory
+    root = Path(root)
+    base = Path(base) if base is not None else root.parent.parent
     out_of_scope: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        rel_dir = Path(dirpath).relative_to(root).as_posix()
-        for name in list(dirnames):
-            if os.path.islink(os.path.join(dirpath, name)):
-                inventory.unexpected.append(_join(rel_dir, name) + "/")
-                dirnames.remove(name)
-        key = key_of_dir(rel_dir) if rel_dir.count("/") == 3 else None
+    for rel, dirnames, files in fs_guard.walk(base, root):
+        rel_dir = rel.as_posix()
+        key = key_of_dir(rel_dir) if len(rel.parts) == 4 else None
         if key is not None and key not in scope:
             out_of_scope.add(rel_dir)
             dirnames.clear()
             continue
-        for name in filenames:
-            rel = _join(rel_dir, name)
-            full = os.path.join(dirpath, name)
-            regular = os.path.isfile(full) and not os.path.islink(full)
+        for name, info in files:
+            path = _join(rel_dir, name)
+            if fs_guard.is_link(info):
+                inventory.unexpected.append(path)
+                continue
+            regular = fs_guard.is_regular(info)
             is_tag = rel_dir == "." and name in TAG_FILES
             is_sidecar = key is not None and name == SIDECAR
             if regular and (is_tag or is_sidecar):
                 inventory.metadata += 1
             elif key is not None and name == DATA_FILE and regular:
-                inventory.payload[rel] = os.path.getsize(full)
+                inventory.payload[path] = info.st_size
             else:
-                inventory.unexpected.append(rel)
+                inventory.unexpected.append(path)
     inventory.out_of_scope_partitions = len(out_of_scope)
     inventory.unexpected.sort()
     return inventory
+
+
+def compare(inventory: ReadyInventory, listed: Iterable[str]) -> ReadyDifferences:
+    """The one rule for "does ready hold exactly these payload files?", used by certify and verify."""
+    wanted = set(listed)
+    missing = sorted(p for p in wanted if p not in inventory.payload)
+    unexpected = sorted({*inventory.unexpected, *(p for p in inventory.payload if p not in wanted)})
+    return ReadyDifferences(tuple(missing), tuple(unexpected))
+
+
+def describe_unexpected(base: Path, root: Path, rel: str) -> str:
+    """Why a path in ready is unexpected, in a few words."""
+    info = None
+    with contextlib.suppress(OSError):
+        info = fs_guard.lstat(base, root / rel)
+    if info is not None and fs_guard.is_link(info.st_mode):
+        return "a symbolic link in ready (links are never followed or certified)"
+    return "in ready, but not a listed payload file"
 
 
 def _join(rel_dir: str, name: str) -> str:
@@ -127,14 +167,18 @@ def hash_workers() -> int:
     return max(4, min(32, (os.cpu_count() or 1) * 4))
 
 
-def hash_files(root: Path, rel_paths: Iterable[str]) -> dict[str, str | None]:
-    """sha256 (hex) of each file under ``root``, in a thread pool; None for a file that cannot be read."""
+def hash_files(root: Path, rel_paths: Iterable[str], base: Path | None = None) -> dict[str, str | None]:
+    """sha256 (hex) of each regular file under ``root``, in a thread pool, no link followed.
+
+    None for a file that cannot be read (or is a link or special file).
+    """
     paths = list(rel_paths)
+    trusted = Path(base) if base is not None else Path(root).parent.parent
 
     def one(rel: str) -> str | None:
         try:
-            return sha256_file(root / rel)
-        except OSError:
+            return fs_guard.sha256_file(trusted, Path(root) / rel)[0]
+        except (OSError, fs_guard.FileRefused):
             return None
 
     if len(paths) < 8:

@@ -1,26 +1,59 @@
-"""Verify a certificate: signature, then completeness, then every checksum (BagIt's complete and valid)."""
+"""Verify a certificate: signature first, then completeness, then every checksum (BagIt's complete, valid).
+
+Order and limits (an untrusted certificate may be hostile):
+
+1. the file is read only if it is a regular file of bounded size, and parsed
+   with bounded nesting (:func:`~rlx_tui.certificate.canonical.read_document`);
+2. the signature and the digest are checked; if either fails, or the signer is
+   not the pinned one, verification stops there, before any walk or hash;
+3. the request must name at most :data:`~rlx_tui.limits.MAX_PLAN_PARTITIONS`
+   partitions with real dates, else it is not a certificate rlx-tui issued;
+4. the ready tree is compared with the listed files by the rule ``certify``
+   applies (:func:`~rlx_tui.certificate.payload.compare`), and every listed
+   file is re-hashed.
+
+Verdicts: ``pass`` (a trusted signer, everything matches), ``signer_unknown``
+(the signature is valid, the data matches, but nothing pins the signer: not a
+pass), ``fail``. A signer is trusted when it is pinned with
+``trusted_fingerprint`` (``--fingerprint``), or, without one, listed in the
+data directory's ``keys/trusted-signers.txt`` or is its own key.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rlx_tui.certificate.canonical import DIGEST_FIELD, canonical_bytes, document_digest
+from rlx_tui import fs_guard
+from rlx_tui.certificate.canonical import DIGEST_FIELD, canonical_bytes, document_digest, read_document
 from rlx_tui.certificate.history import CERT_DIR, signature_path
-from rlx_tui.certificate.payload import MANIFEST_FILE, hash_files, key_of_payload, ready_root, scan_ready
+from rlx_tui.certificate.payload import (
+    MANIFEST_FILE,
+    compare,
+    describe_unexpected,
+    hash_files,
+    key_of_payload,
+    ready_root,
+    scan_ready,
+)
 from rlx_tui.certificate.signing import (
     fingerprint,
     public_key_from_b64,
     read_signature,
     signature_matches,
     trusted_fingerprints,
+    trusted_signers_path,
 )
-from rlx_tui.partitions import PartitionKey, date_range
+from rlx_tui.limits import MAX_PLAN_PARTITIONS, MAX_SMALL_FILE_BYTES
+from rlx_tui.partitions import KeyParseError, PartitionKey, check_name, date_range
+from rlx_tui.safety import shown
+
+EXIT_PASS = 0
+EXIT_NOT_VERIFIED = 5  # the CLI's exit code for every verdict but pass
 
 
 @dataclass(slots=True)
@@ -32,7 +65,8 @@ class VerifyReport:
     fingerprint: str | None = None
     synthetic: bool = False
     signature_ok: bool = False
-    signer_trusted: bool | None = None  # None: nothing to compare the signer with
+    signer_trusted: bool | None = None  # None: nothing pins the signer (not a pass)
+    pinned_by: str | None = None  # "--fingerprint", "trusted-signers", or None
     digest_ok: bool = False
     chain_ok: bool | None = None  # None: no previous certificate, or it is not at hand
     complete: bool = False
@@ -45,43 +79,93 @@ class VerifyReport:
     checked_files: int = 0
     checked_bytes: int = 0
     seconds: float = 0.0
+    stopped: str | None = None  # why verification stopped before the data ("signature", "scope"...)
+    trust_note: str | None = None  # why the signer is unknown (the headline says it already)
 
     @property
-    def passed(self) -> bool:
+    def intact(self) -> bool:
+        """Signature, digest, chain, completeness and checksums all hold (whoever signed)."""
         return (
             self.signature_ok
-            and self.signer_trusted is not False
             and self.digest_ok
             and self.chain_ok is not False
+            and self.stopped is None
             and self.complete
             and self.valid
         )
 
     @property
+    def passed(self) -> bool:
+        """Intact and signed by a trusted key. A valid signature by an unknown key is not a pass."""
+        return self.intact and self.signer_trusted is True
+
+    @property
+    def verdict(self) -> str:
+        """``pass``, ``signer_unknown`` (intact, but nothing pins the signer) or ``fail``."""
+        if self.passed:
+            return "pass"
+        if self.intact and self.signer_trusted is None:
+            return "signer_unknown"
+        return "fail"
+
+    @property
     def exit_code(self) -> int:
-        """0 pass, 1 fail (for a CLI)."""
-        return 0 if self.passed else 1
+        """The CLI's exit code: 0 pass, 5 for every other verdict."""
+        return EXIT_PASS if self.passed else EXIT_NOT_VERIFIED
+
+    def headline(self) -> str:
+        """One line: the verdict and why."""
+        checked = f"complete={self.complete} valid={self.valid} ({self.checked_files} files checked)"
+        short_fp = f"{self.fingerprint[:23]}…" if self.fingerprint else "unknown"
+        if self.verdict == "pass":
+            return f"PASS: {checked} signature=ok signer={short_fp} (trusted: {self.pinned_by})"
+        if self.verdict == "signer_unknown":
+            return (
+                f"UNTRUSTED: signature valid, signer unknown ({self.fingerprint}); {checked}; not a pass: "
+                "pin the signer with --fingerprint or in keys/trusted-signers.txt (see SECURITY.md)"
+            )
+        if self.stopped is not None:
+            return f"FAIL: {self.problems[0] if self.problems else self.stopped}; stopped before the data"
+        signature = "ok" if self.signature_ok else "BAD"
+        if self.signature_ok and self.signer_trusted is None:
+            signature += ", signer unknown"
+        return f"FAIL: {checked} signature={signature}"
 
     def text(self) -> str:
-        """A short human report: verdict, the BagIt words, then every problem."""
-        verdict = "PASS" if self.passed else "FAIL"
-        trust = (
-            ""
-            if self.signer_trusted is None
-            else ", signer " + ("trusted" if self.signer_trusted else "NOT trusted")
-        )
-        lines = [
-            f"{verdict}: certificate {self.certificate_id or self.certificate.name}"
-            + (" (SYNTHETIC data)" if self.synthetic else ""),
-            f"  signature {'ok' if self.signature_ok else 'BAD'}"
-            + trust
-            + f"; digest {'ok' if self.digest_ok else 'BAD'}",
-            f"  {'complete' if self.complete else 'NOT complete'}, {'valid' if self.valid else 'NOT valid'}: "
-            f"{self.checked_files} files re-hashed in {self.seconds:.2f} s",
-        ]
-        lines += [f"  - {p}" for p in self.problems]
-        lines += [f"  note: {n}" for n in self.notes]
+        """The headline, then every problem and note, indented."""
+        lines = [self.headline() + (" [SYNTHETIC data]" if self.synthetic else "")]
+        skip = 1 if self.stopped is not None and self.problems else 0
+        lines += [f"  - {p}" for p in self.problems[skip:]]
+        lines += [f"  note: {n}" for n in self.notes if n != self.trust_note]
         return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report for ``--json``."""
+        return {
+            "verdict": self.verdict,
+            "passed": self.passed,
+            "certificate": str(self.certificate),
+            "certificate_id": self.certificate_id,
+            "synthetic": self.synthetic,
+            "signature_ok": self.signature_ok,
+            "signer": {
+                "fingerprint": self.fingerprint,
+                "trusted": self.signer_trusted,
+                "pinned_by": self.pinned_by,
+            },
+            "digest_ok": self.digest_ok,
+            "chain_ok": self.chain_ok,
+            "complete": self.complete,
+            "valid": self.valid,
+            "modified": self.modified,
+            "missing": self.missing,
+            "unexpected": self.unexpected,
+            "problems": self.problems,
+            "notes": self.notes,
+            "checked_files": self.checked_files,
+            "checked_bytes": self.checked_bytes,
+            "stopped": self.stopped,
+        }
 
 
 def _normal_fp(value: str) -> str:
@@ -89,10 +173,11 @@ def _normal_fp(value: str) -> str:
     return value if value.startswith("sha256:") else "sha256:" + value
 
 
-def _check_signature(
-    report: VerifyReport, cert_path: Path, stored: bytes, doc: dict[str, Any], trusted: set[str] | None
-) -> None:
-    signing = doc.get("signing") or {}
+def _check_signature(report: VerifyReport, cert_path: Path, stored: bytes, doc: dict[str, Any]) -> None:
+    signing = doc.get("signing")
+    if not isinstance(signing, dict):
+        report.problems.append("the certificate carries no signing block")
+        return
     try:
         public = public_key_from_b64(str(signing.get("public_key")))
     except ValueError:
@@ -101,6 +186,7 @@ def _check_signature(
     report.fingerprint = fingerprint(public)
     if signing.get("fingerprint") != report.fingerprint:
         report.problems.append("the certificate's key fingerprint does not match its public key")
+        return
     sig_path = signature_path(cert_path)
     try:
         signature = read_signature(sig_path)
@@ -110,64 +196,122 @@ def _check_signature(
     except (OSError, ValueError) as exc:
         report.problems.append(f"signature file {sig_path.name} is unreadable: {exc}")
         return
-    report.signature_ok = signature_matches(public, signature, stored) and not any(
-        "fingerprint" in p for p in report.problems
-    )
+    report.signature_ok = signature_matches(public, signature, stored)
     if not report.signature_ok:
         report.problems.append(
             f"the signature in {sig_path.name} does not match {cert_path.name}: the certificate was "
             "changed after signing (even if its digest was recomputed), or the signature belongs to "
             "another certificate"
         )
-    if trusted is None:
-        report.notes.append(
-            f"signer {report.fingerprint} not pinned: no trusted fingerprint given and none known here"
-        )
+
+
+def _check_signer(report: VerifyReport, data_dir: Path, trusted_fingerprint: str | None) -> None:
+    """Is the (valid) signer pinned? ``--fingerprint`` wins; else the data directory's own trust."""
+    if trusted_fingerprint:
+        report.signer_trusted = report.fingerprint == _normal_fp(trusted_fingerprint)
+        report.pinned_by = "--fingerprint" if report.signer_trusted else None
+        if not report.signer_trusted:
+            pinned = _normal_fp(trusted_fingerprint)
+            report.problems.append(f"signed by {report.fingerprint}, not by the key you pinned ({pinned})")
         return
-    report.signer_trusted = report.fingerprint in trusted
-    if not report.signer_trusted:
-        report.problems.append(f"signed by {report.fingerprint}, which is not a trusted key")
+    trusted = trusted_fingerprints(data_dir)
+    if trusted is None:
+        report.trust_note = (
+            f"signer {report.fingerprint} is not pinned: no --fingerprint given, and "
+            f"{trusted_signers_path(data_dir)} and the data directory's own key are absent"
+        )
+        report.notes.append(report.trust_note)
+        return
+    if report.fingerprint in trusted:
+        report.signer_trusted = True
+        report.pinned_by = "keys of the data directory"
+        return
+    report.signer_trusted = False
+    report.problems.append(
+        f"signed by {report.fingerprint}, which is neither the data directory's key nor listed in "
+        f"{trusted_signers_path(data_dir).name}"
+    )
 
 
-def _scope(doc: dict[str, Any]) -> set[PartitionKey]:
-    request = doc["request"]
-    days = list(date_range(dt.date.fromisoformat(request["start"]), dt.date.fromisoformat(request["end"])))
+def _text_list(value: Any, what: str, limit: int) -> list[str]:
+    if not isinstance(value, list) or not value or len(value) > limit:
+        raise ValueError(f"request {what} must be a list of 1 to {limit} names")
+    for name in value:
+        if not isinstance(name, str):
+            raise ValueError(f"request {what} must be names")
+        check_name(what, name)
+    return value
+
+
+def _scope(doc: dict[str, Any], listed: int) -> set[PartitionKey]:
+    """Every partition of the certificate's request; ValueError for a request rlx-tui never certifies."""
+    request = doc.get("request")
+    if not isinstance(request, dict):
+        raise ValueError("the certificate has no request")
+    tables = _text_list(request.get("tables"), "table", MAX_PLAN_PARTITIONS)
+    exchanges = _text_list(request.get("exchanges"), "exchange", MAX_PLAN_PARTITIONS)
+    symbols = _text_list(request.get("symbols"), "symbol", MAX_PLAN_PARTITIONS)
+    start, end = (
+        dt.date.fromisoformat(str(request.get("start"))),
+        dt.date.fromisoformat(str(request.get("end"))),
+    )
+    if end < start:
+        raise ValueError(f"the request ends ({end}) before it starts ({start})")
+    days = (end - start).days + 1
+    count = len(tables) * len(exchanges) * len(symbols) * days
+    if count > MAX_PLAN_PARTITIONS or listed > MAX_PLAN_PARTITIONS:
+        raise ValueError(
+            f"the request spans {max(count, listed):,} partitions ({start} .. {end}), more than rlx-tui "
+            f"ever certifies ({MAX_PLAN_PARTITIONS:,}): not a certificate rlx-tui issued"
+        )
     return {
         PartitionKey(t, e, s, d)
-        for t in request["tables"]
-        for e in request["exchanges"]
-        for s in request["symbols"]
-        for d in days
+        for t in tables
+        for e in exchanges
+        for s in symbols
+        for d in date_range(start, end)
     }
 
 
-def _check_payload(report: VerifyReport, doc: dict[str, Any], root: Path) -> None:
+def _listed(report: VerifyReport, doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    entries = doc.get("partitions")
+    if not isinstance(entries, list):
+        raise ValueError("the certificate lists no partitions")
+    if len(entries) > MAX_PLAN_PARTITIONS:
+        raise ValueError(
+            f"the certificate lists {len(entries):,} partitions, more than {MAX_PLAN_PARTITIONS:,}"
+        )
     listed: dict[str, dict[str, Any]] = {}
-    scope: set[PartitionKey] = set()
-    for entry in doc.get("partitions") or []:
-        path = str(entry.get("path"))
-        key = key_of_payload(path)
-        if key is None:
-            report.problems.append(f"{path}: listed with an unsafe or malformed path; not checked")
+    for entry in entries:
+        path = str(entry.get("path")) if isinstance(entry, dict) else repr(entry)[:80]
+        if not isinstance(entry, dict) or key_of_payload(path) is None:
+            report.problems.append(f"{shown(path)}: listed with an unsafe or malformed path; not checked")
             report.missing.append(path)
             continue
         listed[path] = entry
-        scope.add(key)
+    return listed
+
+
+def _check_payload(
+    report: VerifyReport, listed: dict[str, dict[str, Any]], scope: set[PartitionKey], data_dir: Path
+) -> None:
+    root = ready_root(data_dir)
+    scope = scope | {k for k in (key_of_payload(p) for p in listed) if k is not None}
     try:
-        scope |= _scope(doc)
-    except (KeyError, TypeError, ValueError) as exc:
-        report.problems.append(f"the certificate's request cannot be read ({exc}); only listed files checked")
-    inventory = scan_ready(root, frozenset(scope))
-    if not root.is_dir():
+        inventory = scan_ready(root, frozenset(scope), base=data_dir)
+    except fs_guard.UnsafePathError as exc:
+        report.problems.append(f"{exc}; the data was not checked")
+        report.missing.extend(sorted(listed))
+        return
+    if fs_guard.lstat(data_dir, root) is None:
         report.problems.append(f"no ready data at {root}")
-    for path in sorted(listed):
-        if path not in inventory.payload:
-            report.missing.append(path)
-            report.problems.append(f"{path}: missing (listed in the certificate, not in ready)")
-    extra = sorted([*inventory.unexpected, *(p for p in inventory.payload if p not in listed)])
-    for path in extra:
+    differences = compare(inventory, listed)
+    for path in differences.missing:
+        report.missing.append(path)
+        report.problems.append(f"{path}: missing (listed in the certificate, not a regular file in ready)")
+    for path in differences.unexpected:
         report.unexpected.append(path)
-        report.problems.append(f"{path}: unexpected (in ready, not listed in the certificate)")
+        report.problems.append(f"{path}: unexpected ({describe_unexpected(data_dir, root, path)})")
     if inventory.out_of_scope_partitions:
         report.notes.append(
             f"{inventory.out_of_scope_partitions} partition(s) in ready lie outside this certificate's "
@@ -175,7 +319,7 @@ def _check_payload(report: VerifyReport, doc: dict[str, Any], root: Path) -> Non
         )
     report.complete = not report.missing and not report.unexpected
     present = [p for p in listed if p in inventory.payload]
-    hashes = hash_files(root, present)
+    hashes = hash_files(root, present, base=data_dir)
     report.checked_files = len(present)
     report.checked_bytes = sum(inventory.payload[p] for p in present)
     for path in present:
@@ -196,9 +340,19 @@ def _check_chain(report: VerifyReport, cert_path: Path, doc: dict[str, Any]) -> 
     previous = doc.get("previous")
     if not previous:
         return
-    prev_path = cert_path.with_name(f"cert-{previous.get('id')}.json")
+    if not isinstance(previous, dict):
+        report.chain_ok = False
+        report.problems.append("the certificate's link to the previous one is malformed")
+        return
     try:
-        prev_doc = json.loads(prev_path.read_bytes())
+        prev_id = check_name("certificate id", str(previous.get("id")))
+    except ValueError:
+        report.chain_ok = False
+        report.problems.append("the certificate names a previous certificate with an unsafe id")
+        return
+    prev_path = cert_path.with_name(f"cert-{prev_id}.json")
+    try:
+        _, prev_doc = read_document(prev_path, follow=False)
     except FileNotFoundError:
         report.notes.append(f"previous certificate {prev_path.name} is not here; chain link not checked")
         return
@@ -206,7 +360,7 @@ def _check_chain(report: VerifyReport, cert_path: Path, doc: dict[str, Any]) -> 
         report.chain_ok = False
         report.problems.append(f"previous certificate {prev_path.name} is unreadable: history was changed")
         return
-    report.chain_ok = isinstance(prev_doc, dict) and document_digest(prev_doc) == previous.get("digest")
+    report.chain_ok = document_digest(prev_doc) == previous.get("digest")
     if not report.chain_ok:
         report.problems.append(
             f"previous certificate {prev_path.name} no longer has the digest recorded here: "
@@ -214,53 +368,66 @@ def _check_chain(report: VerifyReport, cert_path: Path, doc: dict[str, Any]) -> 
         )
 
 
+def _finish(report: VerifyReport, started: float, stopped: str | None = None) -> VerifyReport:
+    report.stopped = stopped
+    report.seconds = time.perf_counter() - started
+    return report
+
+
 def verify_certificate(
     cert_path: Path, data_dir: Path | None = None, *, trusted_fingerprint: str | None = None
 ) -> VerifyReport:
-    """Check ``cert_path`` against the ready data of ``data_dir``.
+    """Check ``cert_path`` against the ready data of ``data_dir`` (see the module docstring).
 
-    ``data_dir`` defaults to the directory above ``certificates/``.
-    ``trusted_fingerprint`` pins the signer; without it the data directory's own
-    key and recorded signers are trusted, and with none of those the signer is
-    reported as not pinned (a note, not a failure). Every check runs even after
-    one fails, so the report lists everything wrong at once.
+    ``data_dir`` defaults to the directory above ``certificates/``. Reads only;
+    writes nothing anywhere. Never raises for a hostile certificate or data
+    directory: everything wrong is in the report.
     """
     started = time.perf_counter()
-    cert_path = Path(cert_path).resolve()
-    report = VerifyReport(certificate=cert_path)
-    if data_dir is None:
-        data_dir = cert_path.parent.parent
-        if cert_path.parent.name != CERT_DIR:
-            report.notes.append(f"data directory assumed to be {data_dir}")
-    data_dir = Path(data_dir).resolve()
+    report = VerifyReport(certificate=Path(cert_path))
     try:
-        stored = cert_path.read_bytes()
-        doc = json.loads(stored)
-        if not isinstance(doc, dict):
-            raise ValueError("not a JSON object")
+        cert_path = Path(cert_path).resolve()
+        report.certificate = cert_path
+        if data_dir is None:
+            data_dir = cert_path.parent.parent
+            if cert_path.parent.name != CERT_DIR:
+                report.notes.append(f"data directory assumed to be {data_dir}")
+        data_dir = Path(data_dir).resolve()
+    except (OSError, RuntimeError) as exc:
+        report.problems.append(f"{cert_path} cannot be located: {exc}")
+        return _finish(report, started, "read")
+    try:
+        stored, doc = read_document(cert_path)
+    except fs_guard.FileRefused as exc:
+        report.problems.append(f"{exc}: not a certificate")
+        return _finish(report, started, "read")
     except OSError as exc:
-        report.problems.append(f"{cert_path.name} cannot be read: {exc}")
-        report.seconds = time.perf_counter() - started
-        return report
+        report.problems.append(f"{cert_path.name} cannot be read: {exc.strerror or exc}")
+        return _finish(report, started, "read")
     except ValueError as exc:
         report.problems.append(f"{cert_path.name} is not a valid certificate (edited by hand?): {exc}")
-        report.seconds = time.perf_counter() - started
-        return report
-    report.certificate_id = str(doc.get("id"))
-    report.synthetic = bool(doc.get("synthetic"))
-    trusted = {_normal_fp(trusted_fingerprint)} if trusted_fingerprint else trusted_fingerprints(data_dir)
+        return _finish(report, started, "read")
+    report.certificate_id = str(doc.get("id"))[:80]
+    report.synthetic = doc.get("synthetic") is True
     try:
-        _check_signature(report, cert_path, stored, doc, trusted)
-        _check_digest(report, cert_path, stored, doc)
-        root = ready_root(data_dir)
-        _check_payload(report, doc, root)
-        _check_chain(report, cert_path, doc)
-        _note_root_manifest(report, doc, root)
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:  # a hand-made or mangled document
-        report.valid = report.complete = False
-        report.problems.append(f"{cert_path.name} is malformed (edited by hand?): {exc!r}")
-    report.seconds = time.perf_counter() - started
-    return report
+        _check_signature(report, cert_path, stored, doc)
+        _check_digest(report, cert_path, stored, doc)  # as cheap: says whether it was edited by hand
+        if not report.signature_ok:
+            return _finish(report, started, "signature")
+        if not report.digest_ok:
+            return _finish(report, started, "digest")
+        _check_signer(report, data_dir, trusted_fingerprint)
+        if report.signer_trusted is False:
+            return _finish(report, started, "signer")
+        listed = _listed(report, doc)
+        scope = _scope(doc, len(listed))
+    except (KeyError, TypeError, AttributeError, ValueError, KeyParseError) as exc:
+        report.problems.append(f"{cert_path.name} is malformed (edited by hand?): {str(exc)[:200]}")
+        return _finish(report, started, "malformed")
+    _check_payload(report, listed, scope, data_dir)
+    _check_chain(report, cert_path, doc)
+    _note_root_manifest(report, doc, data_dir)
+    return _finish(report, started)
 
 
 def _check_digest(report: VerifyReport, cert_path: Path, stored: bytes, doc: dict[str, Any]) -> None:
@@ -273,11 +440,13 @@ def _check_digest(report: VerifyReport, cert_path: Path, stored: bytes, doc: dic
         report.notes.append(f"{cert_path.name} is not in canonical form (re-saved or edited)")
 
 
-def _note_root_manifest(report: VerifyReport, doc: dict[str, Any], root: Path) -> None:
-    path = root / MANIFEST_FILE
+def _note_root_manifest(report: VerifyReport, doc: dict[str, Any], data_dir: Path) -> None:
+    path = ready_root(data_dir) / MANIFEST_FILE
     try:
-        actual = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
+        data = fs_guard.read_file(data_dir, path, MAX_SMALL_FILE_BYTES * 256)
+    except (OSError, fs_guard.FileRefused):
         return
-    if actual != (doc.get("payload") or {}).get("manifest_sha256"):
+    actual = "sha256:" + hashlib.sha256(data).hexdigest()
+    payload = doc.get("payload")
+    if actual != (payload.get("manifest_sha256") if isinstance(payload, dict) else None):
         report.notes.append(f"{MANIFEST_FILE} in ready describes another (later) certificate, not this one")

@@ -32,6 +32,10 @@ def validate_and_file(
     key = manifest.key
     if manifest.zone is not Zone.VALIDATING:
         manifest = store.move(manifest, Zone.VALIDATING)
+    problem = store.data_file_problem(Zone.VALIDATING, key)
+    if problem is not None:  # a link or a FIFO is never opened, let alone trusted
+        logger.warning("{} quarantined: {}", key, problem)
+        return store.move(manifest, Zone.QUARANTINE, quarantine_reason=problem, validated_at=utc_now_iso())
     started = time.perf_counter()
     report = validator(
         store.data_path(Zone.VALIDATING, key),

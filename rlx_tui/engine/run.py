@@ -48,6 +48,7 @@ from rlx_tui.partitions import PartitionKey, Request
 from rlx_tui.settings import RetryPolicy
 from rlx_tui.sources.base import Cancelled, ErrorKind, FetchResult, Listing, Source, SourceError, classify
 from rlx_tui.staging import PartitionManifest, StagingStore, StoreBusy, Zone, free_bytes, utc_now_iso
+from rlx_tui.units import human_bytes
 from rlx_tui.validation import DEFAULT_THRESHOLDS, Thresholds, validate_partition
 
 DISK_MARGIN = 1.10  # ask for 10 % more than the plan expects
@@ -187,8 +188,8 @@ class Engine:
         free = free_bytes(self.store.data_dir)
         if needed > free and not self.force_disk:
             raise RunRefused(
-                f"not enough disk in {self.store.data_dir}: the plan needs about {needed / 1e9:.2f} GB, "
-                f"{free / 1e9:.2f} GB are free ({(needed - free) / 1e9:.2f} GB missing); "
+                f"not enough disk in {self.store.data_dir}: the plan needs about {human_bytes(needed)}, "
+                f"{human_bytes(free)} are free ({human_bytes(needed - free)} missing); "
                 "free space, choose another --data-dir, or pass --force",
                 ErrorKind.DISK_FULL.value,
             )

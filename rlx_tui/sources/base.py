@@ -203,7 +203,7 @@ def classify(exc: BaseException, what: str = "request") -> SourceError:
         if code in _MISSING_CODES or status == "404":
             return SourceError(ErrorKind.MISSING, f"{what}: not found at the source ({code or status})")
         if code in _TRANSIENT_CODES or status.startswith("5"):
-            return SourceError(ErrorKind.TRANSIENT, f"{what}: the source answered {code or status}, retrying")
+            return SourceError(ErrorKind.TRANSIENT, f"{what}: the source answered {code or status}")
         return SourceError(ErrorKind.BAD_REQUEST, f"{what}: the source rejected the request ({code}: {text})")
     if name in ("NoCredentialsError", "PartialCredentialsError"):
         return SourceError(ErrorKind.ACCESS_DENIED, "no usable credentials: set both keys in .env")
@@ -229,5 +229,5 @@ def classify(exc: BaseException, what: str = "request") -> SourceError:
         "ChunkedEncodingError",
     )
     if name in transient_names or isinstance(exc, TimeoutError | socket.timeout | ConnectionError):
-        return SourceError(ErrorKind.TRANSIENT, f"{what}: connection problem ({name}), retrying")
+        return SourceError(ErrorKind.TRANSIENT, f"{what}: connection problem ({name}: {text[:160]})")
     return SourceError(ErrorKind.TRANSIENT, f"{what}: unexpected {name}: {text}")

@@ -29,8 +29,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from loguru import logger
 
-from rlx_tui.atomic import HashingWriter
+from rlx_tui.atomic import HashingWriter, write_endpoint_config
 from rlx_tui.partitions import KeyParseError, ObjectRef, PartitionKey, parse_object_key
+from rlx_tui.safety import check_endpoint_url
 from rlx_tui.schemas import to_canonical
 from rlx_tui.settings import Credentials, redact
 from rlx_tui.sources.base import Cancelled, ErrorKind, FetchResult, Listing, SourceError, classify
@@ -104,14 +105,13 @@ def make_session(
     Nothing goes into the process environment. botocore ignores
     ``set_config_variable("endpoint_url", ...)`` when it builds a client but
     honours ``endpoint_url`` in a shared config file, so a one-profile config
-    file (no secrets in it) is written to ``config_dir`` and selected.
+    file (no secrets in it) is written to ``config_dir`` and selected. The URL
+    is checked strictly first (it cannot add a line to that file), and the
+    file is written atomically without following links.
     """
     core = botocore.session.Session()
     if endpoint_url:
-        folder = Path(config_dir or ".")
-        folder.mkdir(parents=True, exist_ok=True)
-        config_file = folder / f"endpoint-{hashlib.sha256(endpoint_url.encode()).hexdigest()[:12]}.ini"
-        config_file.write_text(f"[profile rlx-endpoint]\nendpoint_url = {endpoint_url}\n")
+        config_file = write_endpoint_config(check_endpoint_url(endpoint_url), Path(config_dir or "."))
         core.set_config_variable("config_file", str(config_file))
         core.set_config_variable("profile", "rlx-endpoint")
     if credentials is None:
@@ -119,7 +119,7 @@ def make_session(
     return boto3.Session(
         botocore_session=core,
         aws_access_key_id=credentials.access_key_id,
-        aws_secret_access_key=credentials.secret_access_key,
+        aws_secret_access_key=credentials.secret_access_key.reveal(),
         region_name=REGION,
     )
 
@@ -397,7 +397,7 @@ class LakeSource:
                 ErrorKind.TRANSIENT, f"{ref.key}: transfer ended at {size:,} of {expected_size:,} bytes"
             )
         if etag and "-" not in etag and md5.hexdigest() != etag:
-            raise SourceError(ErrorKind.TRANSIENT, f"{ref.key}: MD5 does not match the ETag, retrying")
+            raise SourceError(ErrorKind.TRANSIENT, f"{ref.key}: MD5 does not match the ETag")
         return {"key": ref.key, "bytes": size, "etag": etag, "md5_verified": bool(etag and "-" not in etag)}
 
     @staticmethod

@@ -20,6 +20,7 @@ handled by :mod:`.terminal`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -32,6 +33,7 @@ from textual.worker import Worker, WorkerState
 
 from rlx_tui.engine.events import RunFinished
 from rlx_tui.engine.run import Engine
+from rlx_tui.logs import quiet_unless_configured
 from rlx_tui.partitions import PartitionKey, Request
 from rlx_tui.service import Discovery, RequestError, Workspace, open_workspace
 from rlx_tui.settings import Settings
@@ -77,6 +79,7 @@ class RlxApp(App[int]):
         options: AppOptions | None = None,
     ) -> None:
         super().__init__()
+        quiet_unless_configured()  # nothing but the dashboard may draw on the terminal
         if settings is None and workspace is None:
             raise ValueError("RlxApp needs settings, a workspace or a workspace factory with settings")
         self.settings: Settings = settings if settings is not None else workspace.settings  # type: ignore[union-attr]
@@ -95,6 +98,7 @@ class RlxApp(App[int]):
         self.redrawer = Redrawer(self)
         self.terminal = TerminalGuard(self, self.shutdown)
         self._sink_id: int | None = None
+        self.crash_message: str | None = None  # set when an unhandled error ended the dashboard
         self.selection_screen = SelectionScreen(
             today=self.options.today, cursor_blink=self.options.cursor_blink
         )
@@ -328,6 +332,21 @@ class RlxApp(App[int]):
     async def action_quit(self) -> None:
         self.runs.quit()
 
+    def _fatal_error(self) -> None:
+        """An unhandled error: into the log (no variable values), one line on exit, never a traceback.
+
+        Textual's own version prints a traceback with local variables, which may hold anything.
+        """
+        error = sys.exc_info()[1]
+        logger.opt(exception=error).error("dashboard error")
+        self.bell()
+        name = type(error).__name__ if error is not None else "error"
+        self.crash_message = (
+            f"rlx-tui: unexpected error in the dashboard ({name}); details in data/logs/rlx-tui.log"
+        )
+        self._return_code = 1
+        self._close_messages_no_wait()
+
 
 def run_app(settings: Settings) -> int:
     """Run the dashboard until the user quits; returns the exit code."""
@@ -336,4 +355,6 @@ def run_app(settings: Settings) -> int:
         app.run()
     finally:
         app.close_workspace()
+    if app.crash_message:  # printed once the terminal is back to normal, as one line
+        print(app.crash_message, file=sys.stderr)
     return app.return_code or 0

@@ -145,7 +145,8 @@ class CertifyTasks:
 
     def verified(self, report: Any) -> None:
         tone = "success" if report.passed else "error"
-        title = "Verification: " + ("PASS" if report.passed else "FAIL")
+        verdicts = {"pass": "PASS", "signer_unknown": "UNTRUSTED (signer unknown)", "fail": "FAIL"}
+        title = "Verification: " + verdicts.get(report.verdict, "FAIL")
         self._app.push_screen(TextScreen(title, report.text(), tone=tone))
 
     def verify_failed(self, text: str) -> None:

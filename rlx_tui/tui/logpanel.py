@@ -32,9 +32,10 @@ def add_log_sink(app: App[Any], level: str = "INFO") -> int:
     """
 
     def sink(message: Any) -> None:
-        app.post_message(LogLine(str(message).rstrip("\n")))
+        with contextlib.suppress(Exception):  # an app shutting down: never a "Logging error" on screen
+            app.post_message(LogLine(str(message).rstrip("\n")))
 
-    return logger.add(sink, level=level, format=LOG_FORMAT, colorize=False, catch=True)
+    return logger.add(sink, level=level, format=LOG_FORMAT, colorize=False, catch=False, diagnose=False)
 
 
 def remove_log_sink(sink_id: int | None, remove: Callable[[int], None] = logger.remove) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import selectors
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from rlx_tui.sources.demo.layout import (
     object_bytes,
     object_key,
 )
+from rlx_tui.sources.demo.middleware import CONTROL_TOKEN_HEADER, CONTROL_TOKEN_KEY
 
 if TYPE_CHECKING:
     import boto3
@@ -61,10 +63,16 @@ def endpoint_session(
     import boto3
     import botocore.session
 
+    from rlx_tui.atomic import atomic_write_bytes
+    from rlx_tui.safety import check_endpoint_url, check_text
+
+    endpoint_url = check_endpoint_url(endpoint_url)  # it goes into a config file: no line of its own
     core = botocore.session.Session()
     profile = core.get_config_variable("profile")  # AWS_PROFILE, if set
-    section = "default" if profile in (None, "default") else f"profile {profile}"
-    config_path.write_text(f"[{section}]\nendpoint_url = {endpoint_url}\n")
+    section = "default" if profile in (None, "default") else f"profile {check_text('AWS_PROFILE', profile)}"
+    if any(char in section for char in "[]"):
+        raise DemoLakeError("AWS_PROFILE must not contain brackets")
+    atomic_write_bytes(config_path, f"[{section}]\nendpoint_url = {endpoint_url}\n".encode(), mode=0o600)
     core.set_config_variable("config_file", str(config_path))
     return boto3.Session(
         aws_access_key_id=access_key,
@@ -87,6 +95,7 @@ class DemoLake:
         self._stderr: IO[bytes] | None = None
         self._port: int | None = None
         self._sessions = 0
+        self._control_token = ""  # per run; only this process can steer faults
 
     def __repr__(self) -> str:
         state = f"port={self._port}" if self._port else "stopped"
@@ -139,8 +148,10 @@ class DemoLake:
             start_new_session=True,  # a Ctrl-C in the terminal is the parent's to handle
         )
         assert self._proc.stdin is not None
+        self._control_token = secrets.token_urlsafe(32)
+        startup = {**self.config.to_dict(), CONTROL_TOKEN_KEY: self._control_token}
         try:
-            self._proc.stdin.write(json.dumps(self.config.to_dict()).encode() + b"\n")
+            self._proc.stdin.write(json.dumps(startup).encode() + b"\n")
             self._proc.stdin.flush()
             self._port = self._await_ready(timeout)
         except BaseException:
@@ -212,7 +223,7 @@ class DemoLake:
             f"{self.endpoint_url}/_rlx_demo/{action}",
             data=data,
             method=method,
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", CONTROL_TOKEN_HEADER: self._control_token},
         )
         try:
             with _NO_PROXY.open(request, timeout=60) as response:

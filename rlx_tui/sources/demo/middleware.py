@@ -1,8 +1,9 @@
 """WSGI middleware in front of moto's S3 app: credentials, injected faults, stats, control endpoint.
 
 Requests are answered in this order: control endpoint (``/_rlx_demo/...``,
-never forwarded), ``deny_all`` (403), credentials (403 for an unknown access
-key, an unsigned request or a bad signature), non-S3 services such as
+never forwarded; answered only with the per-run token in ``X-Rlx-Demo-Token``
+that the parent passed on the server's stdin), ``deny_all`` (403), credentials
+(403 for an unknown access key, an unsigned request or a bad signature), non-S3 services such as
 lakeapi's Lambda login (quick 404 JSON), then for object requests on parquet
 keys the transient 503 ``SlowDown`` and the ``slow_seconds`` delay; what is
 left goes to moto.
@@ -10,6 +11,7 @@ left goes to moto.
 
 from __future__ import annotations
 
+import hmac
 import json
 import random
 import threading
@@ -25,6 +27,8 @@ from xml.sax.saxutils import escape
 from rlx_tui.sources.demo.layout import DemoFaults
 
 CONTROL_PREFIX = "/_rlx_demo/"
+CONTROL_TOKEN_HEADER = "X-Rlx-Demo-Token"
+CONTROL_TOKEN_KEY = "control_token"  # in the startup JSON the parent writes to the server's stdin
 LAMBDA_PREFIX = "/2015-03-31/functions/"
 
 Environ = dict[str, Any]
@@ -171,7 +175,11 @@ class FaultMiddleware:
         access_key: str,
         secret_key: str,
         apply_at_rest: Callable[[DemoFaults], None],
+        control_token: str,
     ) -> None:
+        if len(control_token) < 16:
+            raise ValueError("the control token must be at least 16 characters")
+        self._control_token = control_token.encode()
         self._app = app
         self._initial = faults
         self._faults = faults
@@ -250,6 +258,10 @@ class FaultMiddleware:
 
     def _control(self, environ: Environ, start_response: StartResponse, action: str) -> list[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
+        given = str(environ.get("HTTP_" + CONTROL_TOKEN_HEADER.upper().replace("-", "_"), "")).encode()
+        if not hmac.compare_digest(given, self._control_token):
+            _drain(environ)
+            return self._json(start_response, {"error": "control token missing or wrong"}, "403 Forbidden")
         try:
             if method == "GET" and action == "stats":
                 return self._json(start_response, self.stats.snapshot())

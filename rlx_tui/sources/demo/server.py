@@ -1,8 +1,8 @@
 """The demo lake server: moto's S3 emulator on loopback, seeded with synthetic Crypto Lake data.
 
 Run as ``python -m rlx_tui.sources.demo.server --config JSON`` (or ``--config -``
-to read the JSON from the first line of stdin, which keeps the secret off the
-command line). Binds 127.0.0.1 on a free port, seeds the bucket, prints
+to read the JSON from the first line of stdin, which keeps the secret and the
+control token off the command line). Binds 127.0.0.1 on a free port, seeds the bucket, prints
 ``READY <port>`` once, and serves until stdin closes or SIGTERM/SIGINT arrives,
 so a parent that dies never leaves it running.
 """
@@ -13,6 +13,7 @@ import argparse
 import json
 import logging
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -29,6 +30,7 @@ from rlx_tui.sources.demo.layout import (
     object_key,
     truncate,
 )
+from rlx_tui.sources.demo.middleware import CONTROL_TOKEN_KEY
 
 OK, CORRUPT, MISSING = "ok", "corrupt", "missing"
 
@@ -103,11 +105,17 @@ class LakeStore:
         self._backend.put_object(S3_BUCKET, index_key(table), encode_index(sorted(self._keys[table])))
 
 
-def _read_config(value: str) -> DemoLakeConfig:
-    raw = sys.stdin.readline() if value == "-" else value
+def _read_config(value: str) -> tuple[DemoLakeConfig, str]:
+    """The configuration and the control token (a fresh random one when none is given:
+    then nobody can steer faults, since nobody else knows it)."""
+    raw = sys.stdin.readline(1 << 20) if value == "-" else value
     if not raw.strip():
         raise ValueError("no configuration given")
-    return DemoLakeConfig.from_dict(json.loads(raw))
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError("the configuration must be a JSON object")
+    token = str(data.pop(CONTROL_TOKEN_KEY, "") or secrets.token_urlsafe(32))
+    return DemoLakeConfig.from_dict(data), token
 
 
 def _watch_stdin(stop: threading.Event) -> None:
@@ -122,7 +130,7 @@ def _watch_stdin(stop: threading.Event) -> None:
     stop.set()
 
 
-def serve(config: DemoLakeConfig) -> int:
+def serve(config: DemoLakeConfig, control_token: str) -> int:
     """Seed, announce the port, serve until told to stop. Returns the exit status."""
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -147,6 +155,7 @@ def serve(config: DemoLakeConfig) -> int:
         access_key=config.access_key,
         secret_key=config.secret_key,
         apply_at_rest=store.apply,
+        control_token=control_token,
     )
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
     try:
@@ -165,15 +174,18 @@ def serve(config: DemoLakeConfig) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from rlx_tui.logs import quiet_start
+
+    quiet_start()  # loguru's default handler would print variable values with a traceback
     parser = argparse.ArgumentParser(description="rlx-tui embedded demo lake (synthetic data)")
     parser.add_argument("--config", default="{}", help="JSON configuration, or '-' to read one line of stdin")
     args = parser.parse_args(argv)
     try:
-        config = _read_config(args.config)
+        config, token = _read_config(args.config)
     except (ValueError, TypeError) as exc:
         print(f"demo lake: bad configuration: {exc}", file=sys.stderr)
         return 2
-    return serve(config)
+    return serve(config, token)
 
 
 if __name__ == "__main__":
