@@ -89,9 +89,13 @@ class InventoryGrid(ScrollView, can_focus=True, inherit_bindings=False):
                 text-style: $block-cursor-text-style;
             }
         }
+        &:focus > .inventory-grid--header, &:focus > .inventory-grid--label {
+            background-tint: $foreground 5%;
+        }
         & > .inventory-grid--header {
             background: $panel;
             color: $foreground;
+            text-style: bold;
         }
         & > .inventory-grid--label {
             background: $panel;
@@ -104,7 +108,7 @@ class InventoryGrid(ScrollView, can_focus=True, inherit_bindings=False):
             text-style: $block-cursor-blurred-text-style;
         }
         &:nocolor > .inventory-grid--cursor {
-            text-style: reverse;
+            text-style: reverse underline;  /* seen without colour, even on a reverse (failed) cell */
         }
     }
     """
@@ -340,10 +344,8 @@ class InventoryGrid(ScrollView, can_focus=True, inherit_bindings=False):
         return rendered
 
     def _render_cell(self, row: int, column: int, *, cursor: bool = False) -> Strip:
-        style = self.rich_style
-        if cursor:
-            style = style + self.get_component_rich_style("inventory-grid--cursor")
-        return self._strip(self._cells[row][column], self._columns[column].width, style)
+        over = self.get_component_rich_style("inventory-grid--cursor") if cursor else None
+        return self._strip(self._cells[row][column], self._columns[column].width, self.rich_style, over)
 
     def _header(self) -> tuple[Strip, ...]:
         if self._header_cache is None:
@@ -354,10 +356,13 @@ class InventoryGrid(ScrollView, can_focus=True, inherit_bindings=False):
             )
         return self._header_cache
 
-    def _strip(self, content: Text, width: int, style: Style) -> Strip:
-        """``content`` cut or padded to ``width``, with the padding around it, over ``style``."""
+    def _strip(self, content: Text, width: int, style: Style, over: Style | None = None) -> Strip:
+        """``content`` cut or padded to ``width``, with the padding around it, on ``style``
+        (``over``, the cursor's style, goes on top of the content's own)."""
         text = content.copy()
         text.truncate(width, overflow="ellipsis", pad=True)
         padded = Text.assemble(" " * PADDING, text, " " * PADDING, end="")
         padded.stylize_before(style)
+        if over is not None:
+            padded.stylize(over)
         return Strip(padded.render(self.app.console), width + 2 * PADDING)
