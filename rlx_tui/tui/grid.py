@@ -189,8 +189,9 @@ class InventoryGrid(ScrollView, can_focus=True, inherit_bindings=False):
 
     def set_cell(self, row: int, column: int, content: Text) -> None:
         """Change one cell: that row is rendered again and only its line is repainted."""
-        if self._cells[row][column] == content:
-            return
+        old = self._cells[row][column]
+        if old.plain == content.plain and old.style == content.style and old.spans == content.spans:
+            return  # unchanged (Text's own == ignores its style)
         self._cells[row][column] = content
         self._row_cache.discard(row)
         self._repaint_row(row)
