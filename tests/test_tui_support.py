@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
+from rich.cells import cell_len
+from textual.app import App
 from textual.pilot import Pilot
 
 from rlx_tui.engine.events import (
@@ -59,9 +63,33 @@ async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], timeout: fl
     raise AssertionError(f"condition not met within {timeout:.0f} s")
 
 
-def screen_text(app: RlxApp) -> str:
-    """The current screen as plain text (what a person reads)."""
-    return "\n".join("".join(seg.text for seg in strip) for strip in app.screen._compositor.render_strips())
+_SVG = "{http://www.w3.org/2000/svg}"
+_LINE_CLIP = re.compile(r"url\(#.+-line-(\d+)\)")
+
+
+def screen_text(app: App[Any]) -> str:
+    """The current screen as plain text (what a person reads), through public API only.
+
+    ``App.export_screenshot`` renders the whole screen (every layer, modals included)
+    to SVG, the format the snapshot tests compare. Rich writes each run of text as a
+    ``<text>`` element clipped to its screen line, at ``x = column * char_width`` with
+    ``textLength = char_width * len(text)``, and leaves blank runs out: put each run
+    back at its column (a wide character fills two).
+    """
+    width, height = app.size
+    rows = [[" "] * width for _ in range(height)]
+    for element in ElementTree.fromstring(app.export_screenshot()).iter(f"{_SVG}text"):
+        clip = _LINE_CLIP.fullmatch(element.get("clip-path", ""))
+        text = (element.text or "").replace("\N{NO-BREAK SPACE}", " ")
+        if clip is None or not text:
+            continue
+        char_width = float(element.get("textLength", "0")) / len(text)
+        row, column = int(clip.group(1)), round(float(element.get("x", "0")) / char_width)
+        for char in text if row < height else "":
+            cells = cell_len(char)
+            rows[row][column : column + cells] = [char] + [""] * (cells - 1)  # a wide char takes two
+            column += cells
+    return "\n".join("".join(row[:width]) for row in rows)
 
 
 class StubSource:

@@ -14,6 +14,8 @@ from typing import Any
 from loguru import logger
 from textual.app import App
 
+TEXTUAL_OUTPUT_THREAD = "textual-output"  # the name of the thread that writes Textual's screen updates
+
 try:  # POSIX: used to tell a hung-up terminal from a resumed one
     import termios
 except ImportError:  # pragma: no cover - Windows
@@ -40,10 +42,12 @@ class TerminalGuard:
         self._signals: list[int] = []
         self._sigcont_before: Any = None
         self._detached = False
+        self._writer: threading.Thread | None = None  # Textual's output thread, once seen alive
 
     def install(self) -> None:
         """Handle SIGHUP, SIGTERM and SIGCONT (call from the running event loop)."""
         loop = asyncio.get_running_loop()
+        self._writer = _output_thread()  # seen now: once it has died it is no longer listed
         for sig in (signal.SIGHUP, signal.SIGTERM):
             try:
                 loop.add_signal_handler(sig, self._on_signal, sig)
@@ -88,7 +92,8 @@ class TerminalGuard:
         that error, and the next screen writes would then block the event loop
         forever on its full queue, so the run would never be stopped. After this,
         drawing and the final terminal reset go to /dev/null, and should the
-        output thread die anyway (a write already under way), its queue is drained.
+        output thread die anyway (a write already under way), its queue is drained
+        by running the thread's loop once more (public ``Thread.run``), into /dev/null.
         """
         if self._detached:
             return
@@ -100,14 +105,19 @@ class TerminalGuard:
             os.close(devnull)
         except OSError as exc:
             logger.warning("could not detach from the terminal: {}", exc)
-        writer = getattr(self._app._driver, "_writer_thread", None)
-        queue = getattr(writer, "_queue", None)
-        if writer is None or queue is None:
+        if self._app.is_headless:
+            return
+        writer = _output_thread() or self._writer
+        if writer is None:
             return
 
         def drain_when_dead() -> None:
             writer.join()
-            while True:
-                queue.get()
+            writer.run()  # the writer's own loop again, now into /dev/null: queued writes cannot block
 
         threading.Thread(target=drain_when_dead, name="rlx-drain-output", daemon=True).start()
+
+
+def _output_thread() -> threading.Thread | None:
+    """Textual's screen-writer thread, found by name through the public ``threading`` API (if alive)."""
+    return next((t for t in threading.enumerate() if t.name == TEXTUAL_OUTPUT_THREAD), None)

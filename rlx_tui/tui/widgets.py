@@ -27,6 +27,11 @@ class Line(Static):
         self.fixed = fixed
         self._shown: object = None
 
+    @property
+    def shown(self) -> object:
+        """The key of what is displayed (see :meth:`show`)."""
+        return self._shown
+
     def show(self, content: RenderableType, key: object = None) -> None:
         """Display ``content``; ``key`` (default: the content itself) decides whether anything changed."""
         marker = content if key is None else key

@@ -37,7 +37,7 @@ class ZonesPanel(Vertical):
         compact = self.screen.has_class("-narrow")
         table = self.query_one("#zones-table", Line)
         marker = (tuple((z, zones.get(z)) for z in Zone), compact)
-        if marker != table._shown:
+        if marker != table.shown:
             table.show(self._render_zones(zones, compact), key=marker)
         reasons: list[tuple[str, str]] = list(state.quarantine_recent)
         seen = {pid for pid, _ in reasons}
