@@ -20,6 +20,8 @@ handled by :mod:`.terminal`.
 
 from __future__ import annotations
 
+import io
+import re
 import sys
 from collections.abc import Callable
 from functools import partial
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from loguru import logger
+from rich.console import Console
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
@@ -36,7 +39,7 @@ from rlx_tui.engine.run import Engine
 from rlx_tui.logs import quiet_unless_configured
 from rlx_tui.partitions import PartitionKey, Request
 from rlx_tui.service import Discovery, RequestError, Workspace, open_workspace
-from rlx_tui.settings import Settings
+from rlx_tui.settings import Settings, redact
 from rlx_tui.sources.base import SourceError
 from rlx_tui.tui.certify_tasks import CertifyTasks
 from rlx_tui.tui.commands import RlxCommands
@@ -98,7 +101,10 @@ class RlxApp(App[int]):
         self.redrawer = Redrawer(self)
         self.terminal = TerminalGuard(self, self.shutdown)
         self._sink_id: int | None = None
-        self.crash_message: str | None = None  # set when an unhandled error ended the dashboard
+        # Textual's report of an unhandled error (a traceback with variables) lands here, never
+        # on the terminal: see crash_message.
+        self._crash_report = io.StringIO()
+        self.error_console = Console(file=self._crash_report, markup=False, highlight=False, width=200)
         self.selection_screen = SelectionScreen(
             today=self.options.today, cursor_blink=self.options.cursor_blink
         )
@@ -332,20 +338,33 @@ class RlxApp(App[int]):
     async def action_quit(self) -> None:
         self.runs.quit()
 
-    def _fatal_error(self) -> None:
-        """An unhandled error: into the log (no variable values), one line on exit, never a traceback.
+    @property
+    def crash_message(self) -> str | None:
+        """One line naming the unhandled error that ended the dashboard, or None.
 
-        Textual's own version prints a traceback with local variables, which may hold anything.
+        Textual renders an unhandled error as a traceback with local variables (which may
+        hold anything) on its public ``error_console``; that console writes into a buffer
+        here, never the terminal, and only the error's type is shown to the user.
         """
-        error = sys.exc_info()[1]
-        logger.opt(exception=error).error("dashboard error")
-        self.bell()
-        name = type(error).__name__ if error is not None else "error"
-        self.crash_message = (
-            f"rlx-tui: unexpected error in the dashboard ({name}); details in data/logs/rlx-tui.log"
-        )
-        self._return_code = 1
-        self._close_messages_no_wait()
+        report = self._crash_report.getvalue()
+        if not report.strip():
+            return None
+        name = "error"
+        for line in reversed(report.splitlines()):
+            match = _ERROR_LINE.match(line.strip())
+            if match:
+                name = match.group(1).rsplit(".", 1)[-1]
+                break
+        return f"rlx-tui: unexpected error in the dashboard ({name}); details in data/logs/rlx-tui.log"
+
+    def log_crash(self) -> None:
+        """Put the error's last line (never the variables) into the log file, secrets scrubbed."""
+        lines = [line.strip() for line in self._crash_report.getvalue().splitlines() if line.strip()]
+        summary = next((line for line in reversed(lines) if _ERROR_LINE.match(line)), "unknown error")
+        logger.error("dashboard error: {}", redact(summary, self.settings.secrets))
+
+
+_ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*): ")  # rich's last traceback line: "TypeName: text"
 
 
 def run_app(settings: Settings) -> int:
@@ -355,6 +374,8 @@ def run_app(settings: Settings) -> int:
         app.run()
     finally:
         app.close_workspace()
-    if app.crash_message:  # printed once the terminal is back to normal, as one line
-        print(app.crash_message, file=sys.stderr)
+    message = app.crash_message
+    if message:  # printed once the terminal is back to normal, as one line
+        app.log_crash()
+        print(message, file=sys.stderr)
     return app.return_code or 0
