@@ -1,152 +1,246 @@
-"""Engine overhead and worker scaling on the demo lake.
+"""Engine overhead and worker scaling, measured as a user runs it (not a test).
 
-Run:  .venv/bin/python bench/engine_overhead.py [--size medium] [--days 4] [--repeat 3]
+    .venv/bin/python bench/engine_overhead.py [--days 6] [--size medium] [--repeat 3] [--latency 0.5]
 
-Measures, over the same partitions (trades + book, BTC-USDT and ETH-USDT):
-  baseline   a bare loop of lakeapi.load_data + pyarrow.parquet.write_table (no staging, no checks)
-  engine/1   the full engine with 1 worker (fetch, stage, validate, file)
-  engine/2   the full engine with 2 workers
-Runs alternate and repeat; medians are reported, with ratios computed within
-this one process (the machines are shared and noisy). Prints figures only.
+One demo lake (trades + book, BTC-USDT and ETH-USDT, ``--days`` days: 24
+partitions by default) serves every run. Each run is a whole, fresh process
+on a fresh data directory:
+  bare loop     bench/bare_loop.py: lakeapi.load_data + pyarrow write_table per partition, nothing else
+  --workers 1   rlx-tui download --workers 1 (fetch, stage, checksum, validate, file)
+  --workers 2   rlx-tui download --workers 2
+for two rows: the demo lake as fast as the CPU allows, and with ``--latency``
+seconds added before every parquet GET (a stand-in for a real network).
+Within a row the three alternate, in a rotating order, ``--repeat`` times;
+medians are reported with ratios computed within this one script (the
+machine is shared and noisy). Per stage, busy and idle time of each slot come
+from the engine itself (``RunFinished.stages`` in ``--json`` output).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-BREAKDOWN: dict[int, list[tuple[float, float]]] = {}
+BIN = Path(sys.executable).parent
+LABELS = ("bare loop", "--workers 1", "--workers 2")
+TABLES = ("trades", "book")
+SYMBOLS = ("BTC-USDT", "ETH-USDT")
+EXCHANGE = "BINANCE"
+HEADER = "| demo lake | bare loop | `--workers 1` | `--workers 2` | 1 worker / bare | speed-up of 2 workers |"
+TARGETS = {  # (row, figure) -> (bound, "<=" or ">=")
+    ("latency", "ratio"): (1.05, "<="),
+    ("latency", "speedup"): (1.85, ">="),
+    ("cpu", "ratio"): (1.15, "<="),
+}
 
 
-def _cpu_seconds(server_pid: int | None) -> float:
-    """CPU seconds used so far by this process and the demo lake server."""
+@dataclass
+class Run:
+    """One whole process: wall seconds, CPU seconds (it and the demo lake server), engine stages."""
+
+    seconds: float
+    cpu_seconds: float
+    stages: dict[str, Any] = field(default_factory=dict)
+
+
+def server_cpu(pid: int | None) -> float:
     import psutil
 
-    total = sum(psutil.Process().cpu_times()[:2])
-    if server_pid is not None:
-        total += sum(psutil.Process(server_pid).cpu_times()[:2])
-    return total
+    if pid is None:
+        return 0.0
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
-def bare_loop(source, request, out_dir: Path) -> float:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def children_cpu() -> float:
+    """CPU seconds of every child process reaped so far."""
+    usage = os.times()
+    return usage.children_user + usage.children_system
 
-    lakeapi = source._lakeapi
+
+def timed(command: list[str], cwd: Path, server_pid: int | None) -> tuple[Run, str]:
+    """Run ``command`` to its end; its wall time, CPU time (with the server's) and stdout."""
+    cpu_before = server_cpu(server_pid) + children_cpu()
     started = time.perf_counter()
-    for key in request.partitions():
-        day = dt.datetime.combine(key.day, dt.time())
-        frame = lakeapi.load_data(
-            table=key.table,
-            start=day,
-            end=day + dt.timedelta(days=1),
-            symbols=[key.symbol],
-            exchanges=[key.exchange],
-            bucket=source.bucket,
-            boto3_session=source._session,
-            use_threads=False,
-            cached=False,
-        )
-        pq.write_table(
-            pa.Table.from_pandas(frame, preserve_index=False), out_dir / f"{key.id.replace('/', '_')}.pq"
-        )
-    return time.perf_counter() - started
-
-
-def engine_run(settings, request, workers: int) -> float:
-    import anyio
-
-    from rlx_tui.service import open_workspace
-
-    with open_workspace(settings) as ws:
-        engine = ws.engine(workers=workers)
-        listing = ws.listing(request)
-        started = time.perf_counter()
-        finished = anyio.run(lambda: engine.run(request, None, listing=listing))
-        seconds = time.perf_counter() - started
-        ready = list(ws.store.ready_manifests().values())
-    assert finished.counts == {"ready": len(request.partitions())}, finished
-    BREAKDOWN.setdefault(workers, []).append(
-        (sum(m.timings.get("fetch_s", 0) for m in ready), sum(m.timings.get("validate_s", 0) for m in ready))
+    process = subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env()
     )
-    return seconds
+    stdout, stderr = process.communicate()
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{stderr[-2000:]}")
+    return Run(seconds, server_cpu(server_pid) + children_cpu() - cpu_before), stdout
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("RLX_DATA_DIR", None)
+    env["TQDM_DISABLE"] = "1"
+    return env
+
+
+def run_bare(endpoint: str, work: Path, start: dt.date, end: dt.date, server_pid: int | None) -> Run:
+    out = work / "bare"
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "bare_loop.py"),
+        endpoint,
+        str(out),
+        ",".join(TABLES),
+        ",".join(SYMBOLS),
+        EXCHANGE,
+        start.isoformat(),
+        end.isoformat(),
+    ]
+    run, _ = timed(command, work, server_pid)
+    return run
+
+
+def run_download(
+    endpoint: str, work: Path, start: dt.date, end: dt.date, workers: int, server_pid: int | None, count: int
+) -> Run:
+    command = [
+        str(BIN / "rlx-tui"),
+        "download",
+        "--source",
+        "demo",
+        "--endpoint-url",
+        endpoint,
+        "--data-dir",
+        str(work / "data"),
+        "--workers",
+        str(workers),
+        "--tables",
+        ",".join(TABLES),
+        "--symbols",
+        ",".join(SYMBOLS),
+        "--exchanges",
+        EXCHANGE,
+        "--start",
+        start.isoformat(),
+        "--end",
+        end.isoformat(),
+        "--json",
+    ]
+    run, stdout = timed(command, work, server_pid)
+    finished = [json.loads(line) for line in stdout.splitlines() if '"RunFinished"' in line]
+    if not finished or finished[-1]["counts"] != {"ready": count}:
+        raise SystemExit(f"rlx-tui download did not end with {count} ready: {finished}")
+    run.stages = finished[-1].get("stages", {})
+    return run
+
+
+def median_stages(runs: list[Run]) -> str:
+    """Per stage and slot: median busy / idle seconds and partitions over ``runs``."""
+    if not runs or not runs[0].stages:
+        return "no stage figures (an engine without RunFinished.stages)"
+    window = statistics.median(r.stages["window_s"] for r in runs)
+    parts = [f"pipeline {window:.1f} s"]
+    for stage in ("transfer", "validation"):
+        for index, slot in enumerate(runs[0].stages.get(stage, [])):
+            busy = statistics.median(r.stages[stage][index]["busy_s"] for r in runs)
+            idle = statistics.median(r.stages[stage][index]["idle_s"] for r in runs)
+            handled = slot["partitions"]
+            parts.append(f"{stage} {slot['slot']}: busy {busy:.1f} s, idle {idle:.1f} s ({handled})")
+    return "; ".join(parts)
+
+
+def verdict(row: str, figure: str, value: float) -> str:
+    bound, op = TARGETS.get((row, figure), (None, None))
+    if bound is None:
+        return ""
+    ok = value <= bound if op == "<=" else value >= bound
+    return f" (target {op} {bound}: {'OK' if ok else 'MISSED'})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="medium")
-    parser.add_argument("--days", type=int, default=4)
+    parser.add_argument("--days", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--latency", type=float, default=0.5, help="seconds added before each parquet GET")
+    parser.add_argument("--rows", default="cpu,latency", help="which rows: cpu, latency or both")
     args = parser.parse_args()
 
-    from loguru import logger
-
-    from rlx_tui.partitions import Request
-    from rlx_tui.settings import load_settings
     from rlx_tui.sources.demo.lake import DemoLake, DemoLakeConfig
-    from rlx_tui.sources.lake import import_lakeapi
 
-    logger.remove()
-    work = Path(tempfile.mkdtemp(prefix="rlx-bench-"))
-    import_lakeapi(work / "lakeapi-home")
-    config = DemoLakeConfig(days=args.days, size=args.size, tables=("trades", "book"))
-    request = Request(
-        ("trades", "book"),
-        ("BINANCE",),
-        ("BTC-USDT", "ETH-USDT"),
-        config.start,
-        config.start + dt.timedelta(days=args.days - 1),
+    config = DemoLakeConfig(days=args.days, size=args.size, tables=TABLES, symbols=SYMBOLS)
+    start, end = config.start, config.end
+    count = len(TABLES) * len(SYMBOLS) * args.days
+    rows = [r.strip() for r in args.rows.split(",") if r.strip()]
+    work_root = Path(tempfile.mkdtemp(prefix="rlx-bench-overhead-"))
+    results: dict[str, dict[str, list[Run]]] = {}
+    load = os.getloadavg()
+    print(
+        f"{count} partitions ({args.size}, {'+'.join(TABLES)}, {len(SYMBOLS)} symbols x {args.days} days), "
+        f"{args.repeat} interleaved rounds per row, whole processes; "
+        f"load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores",
+        flush=True,
     )
-    times: dict[str, list[float]] = {"baseline": [], "engine/1": [], "engine/2": []}
-    cpu: dict[str, list[float]] = {label: [] for label in times}
-    with DemoLake(config) as lake:
-        for round_ in range(args.repeat):
-            for label in times:
-                data_dir = work / f"{label.replace('/', '-')}-{round_}"
-                settings = load_settings(
-                    env_file=None,
-                    overrides={"source": "demo", "endpoint_url": lake.endpoint_url, "data_dir": data_dir},
-                    environ={},
-                )
-                cpu_before = _cpu_seconds(lake.pid)
-                wall_before = time.perf_counter()
-                if label == "baseline":
-                    from rlx_tui.service import open_workspace
+    try:
+        with DemoLake(config) as lake:
+            for row in rows:
+                lake.set_faults(slow_seconds=args.latency if row == "latency" else 0.0)
+                runs: dict[str, list[Run]] = {label: [] for label in LABELS}
+                for round_ in range(args.repeat):
+                    order = LABELS[round_ % 3 :] + LABELS[: round_ % 3]
+                    for label in order:
+                        work = work_root / f"{row}-{round_}-{label.strip('-').replace(' ', '')}"
+                        work.mkdir()
+                        if label == "bare loop":
+                            run = run_bare(lake.endpoint_url, work, start, end, lake.pid)
+                        else:
+                            workers = int(label[-1])
+                            run = run_download(lake.endpoint_url, work, start, end, workers, lake.pid, count)
+                        runs[label].append(run)
+                        print(f"  {row:<7} round {round_ + 1} {label:<11} {run.seconds:6.2f} s", flush=True)
+                        shutil.rmtree(work, ignore_errors=True)
+                results[row] = runs
+    finally:
+        shutil.rmtree(work_root, ignore_errors=True)
 
-                    with open_workspace(settings) as ws:
-                        out = data_dir / "bare"
-                        out.mkdir(parents=True)
-                        times[label].append(bare_loop(ws.source, request, out))
-                else:
-                    times[label].append(engine_run(settings, request, int(label[-1])))
-                cpu[label].append((_cpu_seconds(lake.pid) - cpu_before) / (time.perf_counter() - wall_before))
-                shutil.rmtree(data_dir, ignore_errors=True)
-    medians = {label: statistics.median(values) for label, values in times.items()}
-    print(
-        f"{len(request.partitions())} partitions ({args.size}, trades+book, 2 symbols x {args.days} days), "
-        f"{args.repeat} rounds, medians:"
-    )
-    for label, value in medians.items():
-        runs = ", ".join(f"{v:.2f}" for v in times[label])
-        busy = statistics.median(cpu[label])
-        print(f"  {label:<9} {value:7.2f}s   (runs: {runs})   CPU busy {busy:.2f} of 2 cores (client+server)")
-    fetch_s, validate_s = (statistics.median(x) for x in zip(*BREAKDOWN[1], strict=True))
-    print(
-        f"  engine/1 inside: fetch+convert+write {fetch_s:.2f}s, "
-        f"validate (incl. sha256 re-check) {validate_s:.2f}s"
-    )
-    print(f"engine/1 / baseline = {medians['engine/1'] / medians['baseline']:.2f}   (target <= 1.10)")
-    print(f"engine/1 / engine/2 = {medians['engine/1'] / medians['engine/2']:.2f}x speed-up with 2 workers")
-    shutil.rmtree(work, ignore_errors=True)
+    load_end = os.getloadavg()
+    print(f"\nload average at end {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}")
+    print()
+    print(HEADER)
+    print("|---|---|---|---|---|---|")
+    names = {"cpu": "as fast as the CPU allows", "latency": f"{args.latency:g} s added before each GET"}
+    for row, runs in results.items():
+        med = {label: statistics.median(r.seconds for r in runs[label]) for label in LABELS}
+        ratio = med["--workers 1"] / med["bare loop"]
+        speedup = med["--workers 1"] / med["--workers 2"]
+        print(
+            f"| {names[row]} | {med['bare loop']:.1f} s | {med['--workers 1']:.1f} s | "
+            f"{med['--workers 2']:.1f} s | {ratio:.2f} | {speedup:.2f}x |"
+        )
+    print()
+    for row, runs in results.items():
+        med = {label: statistics.median(r.seconds for r in runs[label]) for label in LABELS}
+        ratio = med["--workers 1"] / med["bare loop"]
+        speedup = med["--workers 1"] / med["--workers 2"]
+        print(f"{row}: 1 worker / bare = {ratio:.3f}{verdict(row, 'ratio', ratio)}")
+        print(f"{row}: speed-up of 2 workers = {speedup:.3f}x{verdict(row, 'speedup', speedup)}")
+        for label in LABELS:
+            values = ", ".join(f"{r.seconds:.2f}" for r in runs[label])
+            cpu = statistics.median(r.cpu_seconds / r.seconds for r in runs[label])
+            print(f"  {label:<11} runs {values} s; CPU busy {cpu:.2f} cores (process + demo lake server)")
+        for label in LABELS[1:]:
+            print(f"  {label:<11} {median_stages(runs[label])}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

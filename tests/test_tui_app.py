@@ -281,7 +281,8 @@ async def test_unreachable_source_says_what_to_check(tmp_path: Path) -> None:
 
 
 async def test_pause_stop_and_resume_with_keys(clean_demo_lake: DemoLake, tmp_path: Path) -> None:
-    # slow enough that, on a loaded machine, the run cannot finish between two key presses
+    # slow enough that, even on a loaded machine, partitions are still queued between the key presses
+    # (the transfer slots no longer wait for validation, issue 13)
     clean_demo_lake.set_faults(slow_seconds=0.6)
     app = make_app(clean_demo_lake, tmp_path / "data")
     try:

@@ -140,6 +140,8 @@ class RunFinished(Event):
     fatal_kind: str | None = None  # "access denied", "disk full", "plan", ... (see ErrorKind)
     retries: int = 0
     seconds: float = 0.0
+    # busy and idle seconds of each slot of each pipeline stage (see engine/busy.py); {} before the pipeline
+    stages: dict[str, Any] = field(default_factory=dict)
 
     @property
     def all_ready(self) -> bool:

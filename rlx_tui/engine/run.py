@@ -1,16 +1,22 @@
-"""The acquisition engine: at most two partitions in flight, retry with backoff, events out.
+"""The acquisition engine: a two-stage pipeline with at most two downloads at once, events out.
 
-Each partition: fetch (in a worker thread, into a private attempt directory,
-under a deadline) -> publish to ``raw`` -> validate -> ``ready`` or
-``quarantine``. Transient failures are retried with exponential backoff and
-full jitter; permanent ones end the partition with a cause; fatal ones
-(credentials refused, disk full) stop the run. Everything the outside learns
-arrives as events on an anyio memory object stream.
+Fetch stage: ``workers`` (1 or 2) transfer slots. A slot reserves room in the
+hand-off to validation, takes the next partition, fetches it (in a thread that
+holds a transfer slot, into a private attempt directory, under a deadline),
+publishes it to ``raw``, hands it over and takes the next partition at once.
+Validation stage: ``validators`` tasks (one by default on these 2-core
+machines) validate each handed-over partition in a thread and file it in
+``ready`` or ``quarantine``. The hand-off is bounded (see ``handoff``), so
+downloads pause rather than pile up unvalidated data. Transient failures are
+retried with exponential backoff and full jitter; permanent ones end the
+partition with a cause; fatal ones (credentials refused, disk full) stop the
+run. Everything the outside learns arrives as events on an anyio memory
+object stream.
 """
 
 from __future__ import annotations
 
-import contextlib
+import os
 import random
 import threading
 import time
@@ -19,12 +25,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import anyio
-import anyio.from_thread
-import anyio.lowlevel
 import anyio.to_thread
 from anyio.abc import ObjectSendStream
 from loguru import logger
 
+from rlx_tui.engine.busy import TRANSFER, VALIDATION, StageClock, describe_stages
 from rlx_tui.engine.events import (
     Downloaded,
     Event,
@@ -42,8 +47,10 @@ from rlx_tui.engine.events import (
     ValidationStarted,
 )
 from rlx_tui.engine.filing import Validator, validate_and_file
+from rlx_tui.engine.handoff import DEFAULT_MAX_BYTES, Fetched, Handoff
 from rlx_tui.engine.plan import Plan, PlanError, build_plan
 from rlx_tui.engine.rate import RateMeter
+from rlx_tui.engine.transfers import TransferSlots
 from rlx_tui.partitions import PartitionKey, Request
 from rlx_tui.settings import RetryPolicy
 from rlx_tui.sources.base import Cancelled, ErrorKind, FetchResult, Listing, Source, SourceError, classify
@@ -52,6 +59,20 @@ from rlx_tui.units import human_bytes
 from rlx_tui.validation import DEFAULT_THRESHOLDS, Thresholds, validate_partition
 
 DISK_MARGIN = 1.10  # ask for 10 % more than the plan expects
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_validators(cores: int | None = None) -> int:
+    """One validator up to 3 cores (the fetch threads and the demo lake need the rest), two from 4 up."""
+    cores = usable_cores() if cores is None else cores
+    return 2 if cores >= 4 else 1
 
 
 class RunRefused(Exception):
@@ -90,9 +111,21 @@ class Engine:
         rng: random.Random | None = None,
         tick_seconds: float = 0.5,
         force_disk: bool = False,
+        validators: int | None = None,
+        handoff_partitions: int | None = None,
+        handoff_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
+        """``validators`` defaults to :func:`default_validators`; the hand-off holds at most
+        ``handoff_partitions`` (default ``2 * workers``) partitions being fetched or waiting for
+        validation, and about ``handoff_bytes`` of their data."""
         if not 1 <= workers <= 2:
             raise ValueError("workers must be 1 or 2")
+        validators = default_validators() if validators is None else validators
+        if not 1 <= validators <= usable_cores():
+            raise ValueError(f"validators must be between 1 and {usable_cores()} (the cores available)")
+        self.validators = validators
+        self.handoff_partitions = handoff_partitions or 2 * workers
+        self.handoff_bytes = handoff_bytes
         self.source = source
         self.store = store
         self.workers = workers
@@ -111,10 +144,9 @@ class Engine:
         self.failures = 0
         # Transfer slots are held by the fetch thread itself, so a call abandoned
         # after a deadline or an abort still counts until it really ends.
-        self._transfer_slots = threading.BoundedSemaphore(workers)
-        self._active_lock = threading.Lock()
-        self.active_transfers = 0
-        self.max_active_transfers = 0
+        self._transfers = TransferSlots(workers)
+        self.stage_clock = StageClock()  # busy/idle per slot, renewed by every run
+        self.handoff: Handoff | None = None  # the last run's hand-off (instrumentation)
         # control
         self._unpaused = anyio.Event()
         self._unpaused.set()
@@ -126,6 +158,16 @@ class Engine:
         self._meter = RateMeter()
         self._states: dict[PartitionKey, PartitionState] = {}
         self._listing: Listing | None = None
+
+    @property
+    def active_transfers(self) -> int:
+        """Fetch calls running now, abandoned ones included."""
+        return self._transfers.active
+
+    @property
+    def max_active_transfers(self) -> int:
+        """The most fetch calls that ever ran at once."""
+        return self._transfers.max_active
 
     # -- control (call from the event loop's thread) ------------------------------
     @property
@@ -264,10 +306,17 @@ class Engine:
             logger.opt(exception=first).error("engine error")
             error = classify(first, "the run")
             finished = self._fatal_finish(error.cause, error.kind.value)
-        finished = replace(finished, retries=self.retries, seconds=round(time.monotonic() - started, 3))
+        finished = replace(
+            finished,
+            retries=self.retries,
+            seconds=round(time.monotonic() - started, 3),
+            stages=self.stage_clock.summary(),
+        )
         if finished.fatal:
             logger.error("run stopped: {}", finished.fatal)
         logger.info("run finished: {} in {:.1f}s", finished.counts, finished.seconds)
+        if finished.stages:
+            logger.info("pipeline {}", describe_stages(finished.stages))
         # a consumer that stopped reading must not keep the run from returning
         with anyio.move_on_after(5, shield=True):
             await self._emit(finished)
@@ -311,29 +360,75 @@ class Engine:
         await self._emit(self._plan_event(plan))
         await anyio.to_thread.run_sync(self.check_disk, plan)
         queue = list(plan.to_fetch)
-        expected = {p.key: p.expected_bytes for p in plan.items}
-        total_expected = plan.expected_bytes
         logger.info(
             "plan: {} partitions, {} to fetch ({:,} bytes expected), {} ready, {} missing at source",
             len(plan.items),
             len(queue),
-            total_expected,
+            plan.expected_bytes,
             len(plan.ready),
             len(plan.missing),
         )
+        aborted = await self._pipeline(plan, queue)
+        stopped = self._stop_requested.is_set() or aborted
+        for key, state in self._states.items():  # abandoned mid-way: to fetch (or recover) next time
+            if state in (PartitionState.DOWNLOADING, PartitionState.RETRYING, PartitionState.VALIDATING):
+                self._states[key] = PartitionState.QUEUED
+        return RunFinished(
+            time.monotonic(),
+            counts=self._count_states(),
+            stopped=stopped and not self._fatal,
+            fatal=self._fatal,
+            fatal_kind=self._fatal_kind,
+        )
+
+    async def _pipeline(self, plan: Plan, queue: list[PartitionKey]) -> bool:
+        """Run the fetch stage and the validation stage side by side until ``queue`` is done.
+
+        Returns True if the run was aborted. Stopping lets the fetches in flight
+        finish and validates everything fetched; aborting abandons the fetches
+        in flight (cleaned up) and leaves partitions fetched but not yet
+        validated in ``raw``, where the next start's recovery re-validates them.
+        """
+        expected = {p.key: p.expected_bytes for p in plan.items}
+        total_expected = plan.expected_bytes
+        handoff = Handoff(self.handoff_partitions, self.handoff_bytes)
+        clock = StageClock()
+        self.handoff, self.stage_clock = handoff, clock
         done = anyio.Event()
         done_bytes = 0
 
-        async def worker(number: int) -> None:
+        def finish(key: PartitionKey, nbytes: int) -> None:
             nonlocal done_bytes
-            while queue and not self._stop_requested.is_set():
+            done_bytes += nbytes
+            expected.pop(key, None)
+
+        async def transfer_slot(slot: int) -> None:
+            while True:
                 await self._unpaused.wait()
                 if self._stop_requested.is_set() or not queue:
-                    break
+                    return
+                reservation = await handoff.reserve(expected.get(queue[0], 0))
+                if self.paused or self._stop_requested.is_set() or not queue:
+                    handoff.release(reservation)
+                    continue
                 key = queue.pop(0)
-                nbytes = await self._process(key, number, plan)
-                done_bytes += nbytes
-                expected.pop(key, None)
+                fetched: Fetched | None = None
+                try:
+                    with clock.busy(TRANSFER, slot):
+                        fetched = await self._fetch(key, slot, plan)
+                finally:
+                    if fetched is None:
+                        handoff.release(reservation)
+                if fetched is None:
+                    finish(key, 0)  # failed, missing, quarantined unread, or back in the queue
+                else:
+                    handoff.put(reservation, fetched)
+
+        async def validator(number: int) -> None:
+            while (item := await handoff.get()) is not None:
+                with clock.busy(VALIDATION, number):
+                    nbytes = await self._validate(item)
+                finish(item.manifest.key, nbytes)
 
         async def ticker() -> None:
             while not done.is_set():
@@ -368,27 +463,29 @@ class Engine:
                     await done.wait()
 
         aborted = False
+        clock.begin({TRANSFER: self.workers, VALIDATION: self.validators})
         async with anyio.create_task_group() as outer:
             outer.start_soon(ticker)
-            with anyio.CancelScope() as scope:
-                self._abort_scope = scope
-                async with anyio.create_task_group() as workers:
-                    for number in range(1, self.workers + 1):
-                        workers.start_soon(worker, number)
-            aborted = scope.cancelled_caught or scope.cancel_called
-            self._abort_scope = None
+            async with anyio.create_task_group() as validation:
+                for number in range(1, self.validators + 1):
+                    validation.start_soon(validator, number)
+                with anyio.CancelScope() as scope:
+                    self._abort_scope = scope
+                    async with anyio.create_task_group() as transfers:
+                        for slot in range(1, self.workers + 1):
+                            transfers.start_soon(transfer_slot, slot)
+                aborted = scope.cancelled_caught or scope.cancel_called
+                self._abort_scope = None
+                left = handoff.close(drop_waiting=aborted)
+                if left:
+                    logger.info(
+                        "aborted: {} fetched partition(s) left in raw, re-validated at the next start: {}",
+                        len(left),
+                        ", ".join(str(item.manifest.key) for item in left),
+                    )
+            clock.end()
             done.set()
-        stopped = self._stop_requested.is_set() or aborted
-        for key, state in self._states.items():  # abandoned mid-way: to fetch again next time
-            if state in (PartitionState.DOWNLOADING, PartitionState.RETRYING, PartitionState.VALIDATING):
-                self._states[key] = PartitionState.QUEUED
-        return RunFinished(
-            time.monotonic(),
-            counts=self._count_states(),
-            stopped=stopped and not self._fatal,
-            fatal=self._fatal,
-            fatal_kind=self._fatal_kind,
-        )
+        return aborted
 
     def _plan_event(self, plan: Plan) -> PlanReady:
         return PlanReady(
@@ -420,9 +517,13 @@ class Engine:
             self._fatal, self._fatal_kind = cause, kind
         self.stop()
 
-    # -- one partition ---------------------------------------------------------------------
-    async def _process(self, key: PartitionKey, worker: int, plan: Plan) -> int:
-        """Fetch, stage and validate one partition. Returns the bytes downloaded."""
+    # -- one partition: the fetch stage ---------------------------------------------------
+    async def _fetch(self, key: PartitionKey, worker: int, plan: Plan) -> Fetched | None:
+        """Fetch one partition and publish it to ``raw``, retrying transient failures.
+
+        Returns the partition to validate, or None if it ended otherwise (failed,
+        missing, quarantined unread, or put back in the queue by a stop).
+        """
         objects = plan.objects.get(key, ())
         attempt = 0
         while True:
@@ -438,7 +539,7 @@ class Engine:
                 if error.kind.retryable and attempt < self.retry.max_attempts:
                     if self._stop_requested.is_set():
                         self._states[key] = PartitionState.QUEUED
-                        return 0
+                        return None
                     delay, ceiling = backoff_delay(self.retry, attempt, self._rng)
                     self.retries += 1
                     self._states[key] = PartitionState.RETRYING
@@ -452,29 +553,29 @@ class Engine:
                     await self._sleep_or_stop(delay)
                     if self._stop_requested.is_set():
                         self._states[key] = PartitionState.QUEUED
-                        return 0
+                        return None
                     continue
                 await self._handle_failure(key, error, attempt)
-                return 0
+                return None
             finally:
                 self.in_flight.pop(key, None)
 
-    async def _attempt(
-        self,
-        key: PartitionKey,
-        worker: int,
-        attempt: int,
-        objects: tuple,
-    ) -> int:
+    async def _attempt(self, key: PartitionKey, worker: int, attempt: int, objects: tuple) -> Fetched:
+        """One fetch attempt into a private directory, then published to ``raw``."""
         attempt_dir = None
         cancel = threading.Event()
         published = False
         started = time.perf_counter()
         try:
             attempt_dir = await anyio.to_thread.run_sync(self.store.new_attempt_dir, key)
+            target = attempt_dir
+
+            def fetch() -> FetchResult:
+                return self.source.fetch(key, objects, target, cancel)
+
             try:
                 with anyio.fail_after(self.retry.fetch_timeout_seconds):
-                    result = await self._fetch_in_thread(key, objects, attempt_dir, cancel)
+                    result = await self._transfers.run(fetch, cancel, key.id)
             except TimeoutError:
                 raise SourceError(
                     ErrorKind.TRANSIENT,
@@ -511,28 +612,11 @@ class Engine:
             with anyio.CancelScope(shield=True):
                 manifest = await anyio.to_thread.run_sync(self.store.publish, attempt_dir, manifest)
                 published = True
-                self._states[key] = PartitionState.VALIDATING
+                self._states[key] = PartitionState.VALIDATING  # in raw, in the validation stage's hands
                 logger.info(
                     "{} downloaded: {:,} bytes, {:,} rows in {:.2f}s", key, result.bytes, result.rows, fetch_s
                 )
-            await self._emit(ValidationStarted(time.monotonic(), key, worker))
-            with anyio.CancelScope(shield=True):
-                filed = await anyio.to_thread.run_sync(self._file, manifest)
-            self._states[key] = (
-                PartitionState.READY if filed.zone is Zone.READY else PartitionState.QUARANTINED
-            )
-            await self._emit(
-                Validated(
-                    time.monotonic(),
-                    key,
-                    filed.zone.value,
-                    filed.findings,
-                    filed.quarantine_reason,
-                    filed.bytes,
-                    filed.rows,
-                )
-            )
-            return result.bytes
+            return Fetched(manifest, worker, attempt)
         except OSError as exc:
             raise classify(exc, f"staging {key}") from None
         finally:
@@ -541,47 +625,34 @@ class Engine:
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(self.store.discard_attempt, attempt_dir)
 
-    async def _fetch_in_thread(
-        self, key: PartitionKey, objects: tuple, attempt_dir: Path, cancel: threading.Event
-    ) -> FetchResult:
-        """Run ``source.fetch`` on a daemon thread that holds a transfer slot while it runs.
-
-        If the wait is cancelled (deadline, abort), the thread is abandoned: it
-        keeps its slot until the call really returns (so no more than
-        ``workers`` transfers ever run), can never publish (its attempt
-        directory is discarded), and, being a daemon, never blocks exit.
-        """
-        done = anyio.Event()
-        outcome: dict[str, object] = {}
-        token = anyio.lowlevel.current_token()
-
-        def target() -> None:
-            with self._transfer_slots:
-                if cancel.is_set():
-                    outcome["error"] = Cancelled(str(key))
-                else:
-                    with self._active_lock:
-                        self.active_transfers += 1
-                        self.max_active_transfers = max(self.max_active_transfers, self.active_transfers)
-                    try:
-                        outcome["result"] = self.source.fetch(key, objects, attempt_dir, cancel)
-                    except BaseException as exc:
-                        outcome["error"] = exc
-                    finally:
-                        with self._active_lock:
-                            self.active_transfers -= 1
-            # the loop may be gone (run over): then nobody is waiting any more
-            with contextlib.suppress(Exception):
-                anyio.from_thread.run_sync(done.set, token=token)
-
-        threading.Thread(target=target, name=f"rlx-fetch {key.id}", daemon=True).start()
-        await done.wait()
-        if "error" in outcome:
-            raise outcome["error"]  # type: ignore[misc]
-        return outcome["result"]  # type: ignore[return-value]
+    # -- one partition: the validation stage ----------------------------------------------
+    async def _validate(self, item: Fetched) -> int:
+        """Validate a fetched partition (in a thread) and file it. Returns the bytes it brought."""
+        manifest = item.manifest
+        key = manifest.key
+        await self._emit(ValidationStarted(time.monotonic(), key, item.worker))
+        try:
+            with anyio.CancelScope(shield=True):  # once started, a validation finishes and files
+                filed = await anyio.to_thread.run_sync(self._file, manifest)
+        except OSError as exc:  # the data stays in raw/validating: recovery re-validates it
+            await self._handle_failure(key, classify(exc, f"staging {key}"), item.attempt)
+            return 0
+        self._states[key] = PartitionState.READY if filed.zone is Zone.READY else PartitionState.QUARANTINED
+        await self._emit(
+            Validated(
+                time.monotonic(),
+                key,
+                filed.zone.value,
+                filed.findings,
+                filed.quarantine_reason,
+                filed.bytes,
+                filed.rows,
+            )
+        )
+        return manifest.bytes
 
     def _quarantine_unfetchable(
-        self, key: PartitionKey, attempt_dir, error: SourceError, attempt: int
+        self, key: PartitionKey, attempt_dir: Path, error: SourceError, attempt: int
     ) -> None:
         """A corrupt object: keep what arrived (if anything) in quarantine, with the reason."""
         for leftover in attempt_dir.iterdir():

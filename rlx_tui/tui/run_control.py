@@ -39,6 +39,7 @@ class RunControl:
         self.engine: Engine | None = None
         self.last_result: RunFinished | None = None
         self.events_seen = 0  # instrumentation (benchmark): events folded
+        self.freeze_seconds: list[float] = []  # instrumentation (benchmark): each freeze_heap()
         self.quitting = False
         self._run_done = asyncio.Event()
         self._run_done.set()
@@ -59,7 +60,8 @@ class RunControl:
         app.state.set_error(None)
         self._remember(request, finished=False)
         app.show_dashboard()
-        freeze_heap()
+        self.engine = None  # the last run's engine is garbage now: collected, not frozen
+        self.freeze_seconds.append(freeze_heap())
         engine = app.workspace.engine()
         self.engine = engine
         send, receive = anyio.create_memory_object_stream[Event](1000)
@@ -120,7 +122,8 @@ class RunControl:
                 if isinstance(event, Validated):
                     self._validated += 1
                     if self._validated in WARM_UP_FREEZES:
-                        freeze_heap()  # the workers' clients and caches exist now: keep GC off them
+                        # the workers' clients and caches exist now: keep GC off them
+                        self.freeze_seconds.append(freeze_heap())
                 if isinstance(event, RunFinished):
                     self._finished(event)
 

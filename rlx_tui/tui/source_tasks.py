@@ -196,10 +196,10 @@ class SourceTasks:
     def discovered(self, result: tuple[Discovery, tuple[Request, bool] | None]) -> None:
         app = self._app
         discovery, remembered = result
-        freeze_heap()
         keep = app.discovery is not None
         app.discovery = discovery
         app.remembered = remembered
+        freeze_heap()  # after the old discovery was let go, so it is collected rather than frozen
         request = remembered[0] if remembered else None
         app.selection_screen.set_discovery(discovery, self._label(), request, keep_choices=keep)
         if app.options.discover_extra_tables:
