@@ -66,13 +66,14 @@ _HINT_NAMES = 12
 
 
 def name_hint(kind: str, unknown: str, known: set[str]) -> str:
-    """What exists instead of ``unknown``: every name when few, else the closest ones and a count."""
+    """What exists instead of ``unknown``: the closest names, and every name when there are few."""
     if not known:
         return f"the source lists no {kind} here"
-    if len(known) <= _HINT_NAMES:
-        return "listed: " + ", ".join(sorted(known))
-    close = difflib.get_close_matches(unknown, sorted(known), n=3, cutoff=0.5)
+    close = [k for k in sorted(known) if k.lower() == unknown.lower()]
+    close = close or difflib.get_close_matches(unknown, sorted(known), n=3, cutoff=0.6)
     near = f"did you mean {' or '.join(close)}? " if close else ""
+    if len(known) <= _HINT_NAMES:
+        return near + "listed: " + ", ".join(sorted(known))
     return f"{near}{len(known)} {kind}s listed (see the dashboard's pickers)"
 
 
@@ -95,10 +96,12 @@ class ServiceEngine(Engine):
         super().check_disk(plan)
 
     def requeue_quarantined(self, request: Request) -> int:
+        keys = [k for k in request.partitions() if self.store.read_manifest(Zone.QUARANTINE, k) is not None]
         if self.meter is not None:
-            self.meter.mark_paid(
-                [k for k in request.partitions() if self.store.read_manifest(Zone.QUARANTINE, k) is not None]
-            )
+            self.meter.mark_paid(keys)  # their bytes were paid for once already
+        relist = getattr(self.source, "relist", None)
+        if relist is not None:
+            relist(keys)  # a day quarantined may have been replaced at the source since
         return super().requeue_quarantined(request)
 
 

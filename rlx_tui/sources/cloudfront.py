@@ -22,11 +22,12 @@ import requests
 from aws_requests_auth.aws_auth import AWSRequestsAuth
 
 from rlx_tui.sources.base import Cancelled, ErrorKind, SourceError
+from rlx_tui.sources.quota import arrived_bytes
 
 DEFAULT_CLOUDFRONT_URL = "https://data.crypto-lake.com"
 SIGNING_HOST = "qnt.data.s3.amazonaws.com"
 SIGNING_REGION = "eu-west-1"
-CHUNK = 1 << 20
+CHUNK = 1 << 18
 TIMEOUTS = (10.0, 60.0)  # connect, read (between bytes): a stalled transfer fails instead of hanging
 
 
@@ -125,6 +126,7 @@ def _stream(
                 handle.write(chunk)
                 on_bytes(len(chunk))
     except requests.RequestException as exc:
+        on_bytes(max(arrived_bytes(exc) - size, 0))  # received, though not yet written
         raise SourceError(
             ErrorKind.TRANSIENT,
             f"{name}: CloudFront transfer broke off at {size:,} bytes ({type(exc).__name__})",

@@ -14,6 +14,7 @@ record batch at a time, so memory stays bounded whatever the partition size.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import importlib
 import os
@@ -28,6 +29,7 @@ from typing import Any
 
 import boto3
 import botocore.config
+import botocore.loaders
 import botocore.session
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -42,7 +44,14 @@ from rlx_tui.sources.base import Cancelled, ErrorKind, FetchResult, Listing, Sou
 from rlx_tui.sources.listing import DEFAULT_TTL_SECONDS, Catalog, LakeLister, ListingCache
 from rlx_tui.sources.login import Logins, TransferMethod
 from rlx_tui.sources.quiet import Capture, captured
-from rlx_tui.sources.quota import DEFAULT_USAGE_URL, TransferMeter, Usage, UsageUnavailable, fetch_usage
+from rlx_tui.sources.quota import (
+    DEFAULT_USAGE_URL,
+    TransferMeter,
+    Usage,
+    UsageUnavailable,
+    arrived_bytes,
+    fetch_usage,
+)
 from rlx_tui.staging import DATA_FILE, SourceInfo
 
 LAKE_BUCKET = "qnt.data/market-data/cryptofeed"
@@ -108,6 +117,12 @@ def forget_lakeapi_caches() -> int:
     return removed
 
 
+@functools.cache
+def _shared_loader() -> botocore.loaders.Loader:
+    """One botocore data loader for all sessions: parsing endpoints and service models takes ~1 s."""
+    return botocore.loaders.create_loader()
+
+
 def make_session(
     credentials: Credentials | None, endpoint_url: str | None, config_dir: Path | None = None
 ) -> boto3.Session:
@@ -121,6 +136,7 @@ def make_session(
     missing profile must not break rlx-tui's sessions (lake-api issue #7).
     """
     core = botocore.session.Session()
+    core.register_component("data_loader", _shared_loader())  # service models parsed once per process
     folder = Path(config_dir or ".")
     folder.mkdir(parents=True, exist_ok=True)
     tag = hashlib.sha256((endpoint_url or "aws").encode()).hexdigest()[:12]
@@ -187,6 +203,8 @@ class LakeSource:
         self.logins = Logins(self._session, anonymous=anonymous, lakeapi_version=self._lakeapi.__version__)
         self.meter = TransferMeter()
         self._tally = threading.local()  # bytes of the current fetch attempt, per fetch thread
+        self._stale: set[PartitionKey] = set()  # partitions to list again before their next attempt
+        self._stale_lock = threading.Lock()
         self._usage: tuple[float, Usage] | None = None
 
     # -- helpers ---------------------------------------------------------------------------
@@ -334,20 +352,52 @@ class LakeSource:
     def fetch(
         self, key: PartitionKey, objects: tuple[ObjectRef, ...], dest_dir: Path, cancel: threading.Event
     ) -> FetchResult:
-        """Fetch one partition into ``dest_dir/part.parquet`` in the canonical schema; meter its bytes."""
+        """Fetch one partition into ``dest_dir/part.parquet`` in the canonical schema; meter its bytes.
+
+        After a failure the stream's cached listings are forgotten, and the next
+        attempt lists the day again: objects are replaced in place at the source,
+        so a size, ETag or existence that no longer holds must not be tried again.
+        """
         self._tally.bytes, self._tally.streamed = 0, False
         complete = False
         try:
+            with self._stale_lock:
+                relist = key in self._stale
+            if relist:
+                objects = self._relisted(key)
             result = self._fetch(key, objects, dest_dir, cancel)
             complete = True
             return result
         except SourceError as error:
             complete = error.kind is ErrorKind.CORRUPT  # it arrived whole, and was unreadable
+            if error.kind is not ErrorKind.UPGRADE:
+                self.lister.forget_stream(key.table, key.exchange, key.symbol)
+                with self._stale_lock:
+                    self._stale.add(key)
             raise
         finally:
             if complete and not self._tally.streamed:
                 self._tally.bytes = sum(r.size or 0 for r in objects)  # what lakeapi downloaded
             self.meter.add(key, self._tally.bytes, complete)
+
+    def relist(self, keys: Iterable[PartitionKey]) -> None:
+        """List these partitions' days again before fetching them (quarantined days fetched again)."""
+        with self._stale_lock:
+            self._stale.update(keys)
+
+    def _relisted(self, key: PartitionKey) -> tuple[ObjectRef, ...]:
+        """The objects of ``key``'s day as the source lists them now (one listing call)."""
+        try:
+            listed = self.lister.stream(key.table, key.exchange, key.symbol, key.day, key.day)
+        except Exception as exc:
+            raise self._error(exc, f"listing {key} again") from None
+        objects = tuple(sorted((ref for pkey, ref in listed.objects if pkey == key), key=lambda r: r.key))
+        if not objects:
+            raise SourceError(ErrorKind.MISSING, f"{key}: no longer listed at the source")
+        with self._stale_lock:
+            self._stale.discard(key)
+        logger.info("{}: listed again after a failed attempt ({} object(s))", key, len(objects))
+        return objects
 
     def _fetch(
         self, key: PartitionKey, objects: tuple[ObjectRef, ...], dest_dir: Path, cancel: threading.Event
@@ -376,16 +426,24 @@ class LakeSource:
             raise self._error(exc, f"fetching {key}") from None
 
     def _transfer(self, key: PartitionKey, ref: ObjectRef, target: Path, cancel: threading.Event) -> dict:
-        """One object to ``target`` by the method the service chose for its table: S3 GET or CloudFront."""
+        """One object to ``target`` by the method the service chose for its table: S3 GET or CloudFront.
+
+        Every byte that arrived is metered, whole or broken off.
+        """
         self._tally.streamed = True
+        if self.logins.method(key.table) is TransferMethod.CLOUDFRONT:
+            return self._cloudfront_download(key, ref, target, cancel)
+        arrived = 0
         try:
-            if self.logins.method(key.table) is TransferMethod.CLOUDFRONT:
-                return self._cloudfront_download(key, ref, target, cancel)
             return self._download_object(ref, target, cancel)
-        finally:  # what arrived, whole or not: a broken transfer costs its bytes too
-            self._tally.bytes = getattr(self._tally, "bytes", 0) + (
-                target.stat().st_size if target.exists() else 0
-            )
+        except BaseException as exc:
+            arrived = arrived_bytes(exc)
+            raise
+        finally:
+            self._count_bytes(max(arrived, target.stat().st_size if target.exists() else 0))
+
+    def _count_bytes(self, nbytes: int) -> None:
+        self._tally.bytes = getattr(self._tally, "bytes", 0) + nbytes
 
     def _cloudfront_download(
         self, key: PartitionKey, ref: ObjectRef, target: Path, cancel: threading.Event
@@ -407,6 +465,7 @@ class LakeSource:
             expected_size=ref.size,
             etag=ref.etag,
             cancel=cancel,
+            on_bytes=self._count_bytes,
         )
         return {"key": ref.key, **info}
 

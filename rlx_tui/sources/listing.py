@@ -114,11 +114,25 @@ class ListingCache:
         self.ttl_seconds = ttl_seconds
         self._scope = json.dumps(scope)
 
+    def _digest(self, text: str, size: int) -> str:
+        return hashlib.sha256(f"{self._scope}|{text}".encode()).hexdigest()[:size]
+
     def _path(self, query: tuple[str, ...]) -> Path | None:
+        """``<group>-<query>.json``: the group (a stream, or the query's kind) can be forgotten at once."""
         if self.folder is None or self.ttl_seconds <= 0:
             return None
-        digest = hashlib.sha256(f"{self._scope}|{json.dumps(query)}".encode()).hexdigest()[:32]
-        return self.folder / f"{digest}.json"
+        group = self._digest(json.dumps(query[:4]), 16)
+        return self.folder / f"{group}-{self._digest(json.dumps(query), 24)}.json"
+
+    def forget(self, group: tuple[str, ...]) -> int:
+        """Forget the entries whose query starts with ``group`` (kind, then up to three names)."""
+        if self.folder is None or not self.folder.is_dir():
+            return 0
+        removed = 0
+        for entry in self.folder.glob(f"{self._digest(json.dumps(group[:4]), 16)}-*.json"):
+            entry.unlink(missing_ok=True)
+            removed += 1
+        return removed
 
     def get(self, query: tuple[str, ...]) -> Any | None:
         path = self._path(query)
@@ -177,6 +191,10 @@ class LakeLister:
         return self._key(table, f"exchange={exchange}", f"symbol={symbol}") + "/"
 
     # -- one stream, date-bounded ------------------------------------------------------
+    def forget_stream(self, table: str, exchange: str, symbol: str) -> int:
+        """Forget the cached listings of one stream (an object changed at the source)."""
+        return self.cache.forget(("stream", table, exchange, symbol))
+
     def stream(self, table: str, exchange: str, symbol: str, start: dt.date, end: dt.date) -> StreamListing:
         """Objects of one stream from ``start`` to ``end`` (inclusive), cached for the TTL."""
         query = ("stream", table, exchange, symbol, start.isoformat(), end.isoformat())

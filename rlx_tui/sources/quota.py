@@ -66,6 +66,11 @@ def fetch_usage(base_url: str, user: str, user_agent: str, timeout: float = 10.0
         raise UsageUnavailable(f"the usage service answered {exc.response.status_code}") from None
     except (requests.RequestException, ValueError) as exc:
         raise UsageUnavailable(f"the usage service did not answer ({type(exc).__name__})") from None
+    return parse_usage(data)
+
+
+def parse_usage(data: Any) -> Usage:
+    """The usage answer (``downloaded_gb``, ``timeframe_days``, ``user``, ``update_timestamp``)."""
     try:
         stamp = data.get("update_timestamp")
         updated = dt.datetime.fromtimestamp(float(stamp), dt.UTC) if stamp is not None else None
@@ -131,6 +136,32 @@ class TransferMeter:
                 first_complete = next((n for n, complete in attempts if complete), 0)
                 retry += fetched - first_complete
             return TransferTotals(total, retry, refetch)
+
+
+def arrived_bytes(exc: BaseException) -> int:
+    """Bytes a broken transfer had received, when the exception says (urllib3's ``IncompleteRead.partial``,
+    the response's total so far; botocore's ``actual_bytes``); 0 when it does not."""
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen or len(seen) > 50:
+            continue
+        seen.add(id(current))
+        for name in ("partial", "actual_bytes"):
+            value = getattr(current, name, None)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return max(value, 0)
+        kwargs = getattr(current, "kwargs", None)
+        if isinstance(kwargs, dict) and isinstance(kwargs.get("actual_bytes"), int):
+            return max(int(kwargs["actual_bytes"]), 0)
+        if isinstance(current, BaseException):
+            pending.extend(x for x in (current.__cause__, current.__context__) if x is not None)
+            pending.extend(a for a in current.args if isinstance(a, BaseException))
+            pending.extend(
+                v for k, v in vars(current).items() if isinstance(v, BaseException) and k != "__traceback__"
+            )
+    return 0
 
 
 def budget_problem(expected_bytes: int, max_gb: float | None) -> str | None:

@@ -18,6 +18,7 @@ from rlx_tui.engine.plan import PlanError
 from rlx_tui.partitions import PartitionKey, Request
 from rlx_tui.service import Discovery, RequestError, Workspace, latest_complete_day
 from rlx_tui.sources.base import SourceError
+from rlx_tui.sources.quota import budget_problem
 from rlx_tui.staging import StagingStore, StoreStatus
 from rlx_tui.tui.errors import discovery_hint
 from rlx_tui.tui.heap import freeze_heap
@@ -93,11 +94,17 @@ def estimate(workspace: Workspace, request: Request, free_disk: Callable[[Path],
     bits.append(f"~{human_bytes(plan.expected_bytes)} to fetch")
     bits.append(f"~{human_seconds(plan.expected_seconds)}")
     bits.append(f"free disk {human_bytes(free)}")
+    usage, _ = workspace.usage()
+    if usage is not None:
+        bits.append(f"used {human_bytes(int(usage.downloaded_gb * 1e9))} in {usage.timeframe_days or '?'} d")
     text = " · ".join(bits)
     short = plan.expected_bytes * DISK_MARGIN > free
     if short:
         text += " · NOT ENOUGH DISK: free space or choose another --data-dir"
-    return text, short
+    over = budget_problem(plan.expected_bytes, workspace.settings.max_gb)
+    if over:
+        text += f" · OVER BUDGET: {over}"
+    return text, short or over is not None
 
 
 def timed_store_status(workspace: Workspace) -> tuple[StoreStatus, float]:

@@ -41,6 +41,7 @@ class DemoFaults:
     # What the login Lambda answers per table ("*": every other table); default "s3". Given as a dict.
     login_methods: tuple[tuple[str, str], ...] = ()
     login_failure: str = ""  # "", "function" (the Lambda raised), "http" (500), "garbage" (not JSON)
+    cut_gets: int = 0  # the next N object GETs (S3 or CloudFront) break off halfway (connection lost)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "corrupt", tuple(self.corrupt))
@@ -48,6 +49,8 @@ class DemoFaults:
         methods = self.login_methods
         pairs = methods.items() if isinstance(methods, dict) else methods
         object.__setattr__(self, "login_methods", tuple(sorted((str(t), str(m)) for t, m in pairs)))
+        if self.cut_gets < 0:
+            raise ValueError(f"cut_gets must be >= 0, got {self.cut_gets}")
         if self.login_failure not in LOGIN_FAILURES:
             raise ValueError(f"login_failure must be one of {LOGIN_FAILURES}, got {self.login_failure!r}")
         if not 0.0 <= self.transient_rate <= 1.0:
@@ -88,6 +91,8 @@ class DemoFaults:
                 values[name] = float(values[name])
         if "deny_all" in values:
             values["deny_all"] = bool(values["deny_all"])
+        if "cut_gets" in values:
+            values["cut_gets"] = int(values["cut_gets"])
         return replace(self, **values)
 
 

@@ -185,6 +185,7 @@ class Stats:
                 "cloudfront_gets": self._counts["cloudfront_gets"],
                 "usage_requests": self._counts["usage_requests"],
                 "anonymous_requests": self._counts["anonymous_requests"],
+                "cut_gets": self._counts["cut_gets"],
                 "bytes_served": self._counts["bytes_served"],
                 "metered_bytes": self._metered_bytes,
                 "logins": list(self._logins),
@@ -232,16 +233,29 @@ def _drain(environ: Environ) -> None:
 
 
 class _Counted:
-    """A WSGI body that reports the bytes it sent (and closes what it wraps)."""
+    """A WSGI body that reports the bytes it sent (and closes what it wraps); ``limit`` cuts it short.
 
-    def __init__(self, body: Iterable[bytes], report: Callable[[int], None]) -> None:
+    The demo server closes the connection after every response, so a body cut
+    short reaches the client as a transfer broken off before Content-Length.
+    """
+
+    def __init__(
+        self, body: Iterable[bytes], report: Callable[[int], None], limit: int | None = None
+    ) -> None:
         self._body = body
         self._report = report
+        self._limit = limit
 
     def __iter__(self) -> Iterator[bytes]:
+        sent = 0
         for chunk in self._body:
+            if self._limit is not None:
+                chunk = chunk[: max(self._limit - sent, 0)]
+            sent += len(chunk)
             self._report(len(chunk))
             yield chunk
+            if self._limit is not None and sent >= self._limit:
+                return
 
     def close(self) -> None:
         close = getattr(self._body, "close", None)
@@ -332,7 +346,8 @@ class FaultMiddleware:
             if refused is not None:
                 return refused
             if method == "GET":
-                return _Counted(self._app(environ, start_response), lambda n: self.stats.served(n, metered))
+                body = self._app(environ, start_response)
+                return _Counted(body, lambda n: self.stats.served(n, metered), self._cut(environ))
         return self._app(environ, start_response)
 
     def _object_faults(self, start_response: StartResponse, method: str, path: str) -> list[bytes] | None:
@@ -347,6 +362,23 @@ class FaultMiddleware:
         if method == "GET" and faults.slow_seconds > 0:
             time.sleep(faults.slow_seconds)
         return None
+
+    def _take_cut(self) -> bool:
+        """Whether this object GET is one of the ``cut_gets`` to break off (counts them down)."""
+        with self._control_lock:
+            if self._faults.cut_gets <= 0:
+                return False
+            self._faults = self._faults.merged({"cut_gets": self._faults.cut_gets - 1})
+            self.stats.count("cut_gets")
+            return True
+
+    def _cut(self, environ: Environ) -> int | None:
+        """Where to break off an S3 object GET (half the object), or None."""
+        if not self._take_cut():
+            return None
+        _bucket, key = split_object_path(environ.get("PATH_INFO", ""))
+        payload = self._read_object(key)
+        return len(payload) // 2 if payload else 0
 
     def _bad_signature(self, environ: Environ, start_response: StartResponse) -> list[bytes]:
         return self._reject(
@@ -433,7 +465,8 @@ class FaultMiddleware:
         if method == "HEAD":
             return [b""]
         self.stats.count_get(key)
-        return _Counted(_chunks(payload), lambda n: self.stats.served(n, True))
+        cut = len(payload) // 2 if self._take_cut() else None
+        return _Counted(_chunks(payload), lambda n: self.stats.served(n, True), cut)
 
     def _usage(self, environ: Environ, start_response: StartResponse) -> list[bytes]:
         """lakeapi's ``used_data``: downloaded GB over the time frame (here: live, since start)."""

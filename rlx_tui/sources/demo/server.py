@@ -37,6 +37,17 @@ from rlx_tui.sources.demo.layout import (
 )
 
 OK, CORRUPT, MISSING = "ok", "corrupt", "missing"
+_PUBLIC_READ = {  # the sample bucket is public: anyone may list and read it
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": ["s3:GetObject", "s3:HeadObject", "s3:ListBucket"],  # moto checks HEAD on its own
+            "Resource": [f"arn:aws:s3:::{SAMPLE_BUCKET}", f"arn:aws:s3:::{SAMPLE_BUCKET}/*"],
+        }
+    ],
+}
 
 
 class SeedingStopped(RuntimeError):
@@ -126,6 +137,7 @@ class LakeStore:
         if self._config.sample_days <= 0:
             return
         self._backend.create_bucket(SAMPLE_BUCKET, REGION)
+        self._backend.put_bucket_policy(SAMPLE_BUCKET, json.dumps(_PUBLIC_READ).encode())
         last = self._config.start.toordinal() + self._config.sample_days - 1
         for pid in self._config.partition_ids():
             if should_stop():
