@@ -61,8 +61,7 @@ def old_approach(source: Any, request: Any) -> int:
     from rlx_tui.sources.lake import forget_lakeapi_caches
 
     lakeapi = source._lakeapi
-    forget_lakeapi_caches()
-    lakeapi.main.contents_cache.clear()
+    forget_lakeapi_caches()  # its listing and index caches are files: now empty
     found = set()
     for table in request.tables:
         for symbol in request.symbols:

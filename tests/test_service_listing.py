@@ -245,3 +245,50 @@ def test_tables_beyond_the_built_in_three_are_discovered_and_accepted(
     ws.check_request(request, listing)  # accepted: the source holds it
     assert [k.day for k in listing.objects] == [dt.date(2024, 1, 2)]
     assert ws.store.read_manifest(Zone.READY, next(iter(listing.objects))) is None
+
+
+def test_the_dashboards_relist_forgets_cached_listings(lake: DemoLake, ws: Workspace) -> None:
+    from rlx_tui.tui.source_tasks import discover_known_tables
+
+    discover_known_tables(ws, None)
+    lake.reset()
+    discover_known_tables(ws, None)  # first listing after opening: the cache serves it
+    assert lake.stats()["requests"] == 0
+    discover_known_tables(ws, None, refresh=True)  # ctrl+r
+    assert lake.stats()["list_requests"] >= 1 and lake.stats()["index_gets"] == 1
+
+
+def test_listing_is_never_answered_by_lakeapis_leaked_cache(lake: DemoLake, data_dir: Path) -> None:
+    """lakeapi's botocache context, entered by two fetch threads at once, leaves botocore patched."""
+    import threading
+
+    import botocore.client
+    import cachetools
+    from botocache.botocache import botocache_context
+
+    from rlx_tui.sources.base import ErrorKind, SourceError
+
+    original = botocore.client.BaseClient
+    first, second = (
+        botocache_context(cache=cachetools.TTLCache(100, 3600), action_regex_to_cache=["List.*"])
+        for _ in range(2)
+    )
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    second.__exit__(None, None, None)
+    try:
+        assert botocore.client.BaseClient is not original  # the leak, as two overlapping contexts leave it
+        with open_workspace(demo_settings(lake, data_dir, listing_ttl=0)) as ws:
+            listing = ws.source.list_partitions(["trades"], START, START, ["BTC-USD"], ["SERUM"])
+            lake.set_faults(deny_all=True)
+            with pytest.raises(SourceError) as denied:  # a cached answer would hide the refusal
+                ws.source.list_partitions(["trades"], START, START, ["BTC-USD"], ["SERUM"])
+            assert denied.value.kind is ErrorKind.ACCESS_DENIED
+            lake.set_faults(deny_all=False)
+            key = next(iter(listing.objects))
+            (data_dir / "attempt").mkdir()
+            ws.source.fetch(key, listing.objects[key], data_dir / "attempt", threading.Event())
+        assert botocore.client.BaseClient is original  # undone once no fetch runs
+    finally:
+        botocore.client.BaseClient = original

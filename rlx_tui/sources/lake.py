@@ -41,6 +41,7 @@ from rlx_tui.schemas import to_canonical
 from rlx_tui.settings import Credentials, redact
 from rlx_tui.sources import cloudfront
 from rlx_tui.sources.base import Cancelled, ErrorKind, FetchResult, Listing, SourceError, classify
+from rlx_tui.sources.clients import fetch_ended, fetch_started, uncached
 from rlx_tui.sources.listing import DEFAULT_TTL_SECONDS, Catalog, LakeLister, ListingCache
 from rlx_tui.sources.login import Logins, TransferMethod
 from rlx_tui.sources.quiet import Capture, captured
@@ -231,7 +232,7 @@ class LakeSource:
                     signature_version=botocore.UNSIGNED if self._anonymous else None,
                     max_pool_connections=10,
                 )
-                self._s3_client = self._session.client("s3", config=config)
+                self._s3_client = uncached(self._session.client("s3", config=config))
             return self._s3_client
 
     @property
@@ -360,6 +361,7 @@ class LakeSource:
         """
         self._tally.bytes, self._tally.streamed = 0, False
         complete = False
+        fetch_started()
         try:
             with self._stale_lock:
                 relist = key in self._stale
@@ -376,6 +378,7 @@ class LakeSource:
                     self._stale.add(key)
             raise
         finally:
+            fetch_ended()
             if complete and not self._tally.streamed:
                 self._tally.bytes = sum(r.size or 0 for r in objects)  # what lakeapi downloaded
             self.meter.add(key, self._tally.bytes, complete)

@@ -21,6 +21,7 @@ import botocore.config
 from loguru import logger
 
 from rlx_tui.sources.base import ErrorKind, SourceError
+from rlx_tui.sources.clients import uncached
 
 LOGIN_FUNCTION = "lake-login-login"
 UNKNOWN_USER = "unknown"  # lakeapi's username when the login call failed
@@ -148,7 +149,7 @@ class Logins:
             config = botocore.config.Config(
                 connect_timeout=10, read_timeout=30, retries={"total_max_attempts": 2}
             )
-            self._client = self._session.client("lambda", config=config)
+            self._client = uncached(self._session.client("lambda", config=config))
         return self._client
 
     def _ask(self, table: str) -> LoginAnswer:
