@@ -30,7 +30,7 @@ from rlx_tui.sources.lake import forget_lakeapi_caches
 from rlx_tui.staging import DATA_FILE, Zone
 from rlx_tui.tui.app import AppOptions, RlxApp
 from tests.conftest import demo_settings
-from tests.test_cli import cli, common
+from tests.test_cli import common
 from tests.test_engine import expected_ready_table
 
 SYMBOLS = ("BTC-USD", "BTC-USDT", "BTC-USDT-PERP", "stSOL-USDC", "mSOL-USDC", "soeth-usdc")
@@ -107,12 +107,13 @@ def test_a_symbol_never_receives_a_longer_symbols_objects(ws: Workspace) -> None
         assert all(f"/symbol={symbol}/" in ref.key for refs in listing.objects.values() for ref in refs)
 
 
-def test_cli_takes_lower_case_perp_and_prefix_symbols_end_to_end(lake: DemoLake, data_dir: Path) -> None:
+def test_cli_takes_lower_case_perp_and_prefix_symbols_end_to_end(
+    lake: DemoLake, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     symbols = "stSOL-USDC,BTC-USD,BTC-USDT-PERP,soeth-usdc"
     args = ["--start", "2024-01-01", "--end", "2024-01-02", "--tables", "trades", "--symbols", symbols]
-    args += ["--exchanges", ",".join(EXCHANGES)]
-    download = cli(lake, data_dir, "download", *args)
-    assert download.returncode == 0, download.stdout + download.stderr
+    args += ["--exchanges", ",".join(EXCHANGES), *common(lake, data_dir)]
+    assert main(["download", *args]) == 0, capsys.readouterr()
     ready = data_dir / "staging" / "ready"
     for exchange in EXCHANGES:
         for symbol in symbols.split(","):
@@ -122,14 +123,13 @@ def test_cli_takes_lower_case_perp_and_prefix_symbols_end_to_end(lake: DemoLake,
                 )
                 pid = f"trades/{exchange}/{symbol}/{day}"
                 assert pq.read_table(path).equals(expected_ready_table(lake, pid)), pid
-    certify = cli(lake, data_dir, "certify", *args, "--json")
-    assert certify.returncode == 0, certify.stderr
-    issued = json.loads(certify.stdout)
+    capsys.readouterr()
+    assert main(["certify", *args, "--json"]) == 0
+    issued = json.loads(capsys.readouterr().out)
     assert issued["partitions"] == 16
     certificate = json.loads(Path(issued["json_path"]).read_text())
     assert set(certificate["request"]["symbols"]) == set(symbols.split(","))
-    verify = cli(lake, data_dir, "verify", issued["json_path"])
-    assert verify.returncode == 0, verify.stdout
+    assert main(["verify", issued["json_path"], *common(lake, data_dir)]) == 0, capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
