@@ -122,6 +122,8 @@ class DemoLakeConfig:
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.days < 1:
             raise ValueError(f"days must be >= 1, got {self.days}")
+        if self.sample_days < 0:
+            raise ValueError(f"sample_days must be >= 0, got {self.sample_days}")
         if self.rows is None and self.size not in synth.SIZES:
             raise ValueError(f"unknown size {self.size!r}; choose one of {sorted(synth.SIZES)}")
         for table in self.tables:
