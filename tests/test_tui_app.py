@@ -281,7 +281,8 @@ async def test_unreachable_source_says_what_to_check(tmp_path: Path) -> None:
 
 
 async def test_pause_stop_and_resume_with_keys(clean_demo_lake: DemoLake, tmp_path: Path) -> None:
-    clean_demo_lake.set_faults(slow_seconds=0.2)
+    # slow enough that the three key presses land before two workers empty the queue on a loaded machine
+    clean_demo_lake.set_faults(slow_seconds=0.6)
     app = make_app(clean_demo_lake, tmp_path / "data")
     try:
         async with app.run_test(size=SIZE) as pilot:
