@@ -13,6 +13,7 @@ BENCHES = [
     ["certificate_bench.py"],
     ["tui_lag.py"],
     ["tui_memory.py"],
+    ["listing_bench.py"],
 ]
 
 

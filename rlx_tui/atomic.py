@@ -146,15 +146,20 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_endpoint_config(endpoint_url: str, folder: Path) -> Path:
-    """The one-profile botocore config file selecting ``endpoint_url``; returns its path.
+def write_endpoint_config(endpoint_url: str | None, folder: Path) -> Path:
+    """The one-profile botocore config file (selecting ``endpoint_url``, if any); returns its path.
 
     ``endpoint_url`` must already be checked (:func:`rlx_tui.safety.check_endpoint_url`);
-    a line break is refused here as well, so nothing can add a line to the file.
+    a line break is refused here as well, so nothing can add a line to the file. Without an
+    endpoint the profile is empty: selecting it still keeps an ``AWS_PROFILE`` from the
+    environment (an SSO or missing profile) out of rlx-tui's sessions.
     """
-    if not endpoint_url.isascii() or not endpoint_url.isprintable() or " " in endpoint_url:
+    if endpoint_url is not None and (
+        not endpoint_url.isascii() or not endpoint_url.isprintable() or " " in endpoint_url
+    ):
         raise ValueError("endpoint URL cannot go into a config file (control characters or spaces)")
-    name = f"endpoint-{hashlib.sha256(endpoint_url.encode()).hexdigest()[:12]}.ini"
-    path = Path(folder) / name
-    atomic_write_bytes(path, f"[profile rlx-endpoint]\nendpoint_url = {endpoint_url}\n".encode(), mode=0o600)
+    tag = hashlib.sha256((endpoint_url or "aws").encode()).hexdigest()[:12]
+    endpoint_line = f"endpoint_url = {endpoint_url}\n" if endpoint_url else ""
+    path = Path(folder) / f"endpoint-{tag}.ini"
+    atomic_write_bytes(path, f"[profile rlx-endpoint]\n{endpoint_line}".encode(), mode=0o600)
     return path

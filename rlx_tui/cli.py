@@ -144,6 +144,16 @@ def _workers(value: str) -> int:
     return number
 
 
+def _positive_gb(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of GB") from None
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r}: the budget must be a positive number of GB")
+    return number
+
+
 def _common(parser: argparse.ArgumentParser, request: bool = True, top: bool = False) -> None:
     """Options accepted before or after the command: ``rlx-tui --source demo status`` works too.
 
@@ -177,10 +187,18 @@ def _common(parser: argparse.ArgumentParser, request: bool = True, top: bool = F
         "--log-level", default=default(None), help="log file level: DEBUG, INFO, WARNING, ERROR"
     )
     group.add_argument("--json", action="store_true", default=default(False), help="machine-readable output")
+    group.add_argument(
+        "--refresh",
+        action="store_true",
+        default=default(False),
+        help="list the source again (no cached listing)",
+    )
     if request:
         req = parser.add_argument_group("request (end date inclusive)")
         req.add_argument(
-            "--tables", type=_name_list("table"), help="comma list (default: trades,book,book_delta_v2)"
+            "--tables",
+            type=_name_list("table"),
+            help="comma list, any table the source lists (default: trades,book,book_delta_v2 where held)",
         )
         req.add_argument("--symbols", type=_name_list("symbol"), help="comma list (default: BTC-USDT)")
         req.add_argument("--exchanges", type=_name_list("exchange"), help="comma list (default: BINANCE)")
@@ -227,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument(
         "--retry-quarantined", action="store_true", help="fetch quarantined partitions again"
     )
+    download.add_argument(
+        "--max-gb",
+        type=_positive_gb,
+        default=None,
+        help="download budget: refuse a plan larger than this many GB (exit 2; setting RLX_MAX_GB)",
+    )
     add("validate", "re-validate staged partitions (all, or those matching the filters)")
     add("status", "zone counts, bytes, quarantine reasons and (with a range) the remaining work")
     certify = add("certify", "issue a data readiness certificate for the request (or say what blocks it)")
@@ -263,6 +287,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         "endpoint_url": args.endpoint_url,
         "workers": args.workers,
         "log_level": args.log_level,
+        "refresh": args.refresh or None,
+        "max_gb": getattr(args, "max_gb", None),
     }
     return load_settings(env_file=args.env_file, overrides=overrides)
 
@@ -312,6 +338,20 @@ def _request(args: argparse.Namespace, waivers: tuple[Waiver, ...] = ()) -> Requ
     )
 
 
+def _source_request(ws: Any, args: argparse.Namespace, request: Request) -> Request:
+    """``request`` with the default tables narrowed to those the source holds (when none were named)."""
+    from dataclasses import replace
+
+    from rlx_tui.sources.base import SourceError
+
+    if args.tables:
+        return request
+    try:
+        return replace(request, tables=ws.default_tables())
+    except SourceError as exc:
+        raise _source_failure(exc) from None
+
+
 def _emit_json(payload: Any) -> None:
     print(json.dumps(payload, indent=2, sort_keys=True, default=str))
 
@@ -357,13 +397,39 @@ def cmd_test_connection(args: argparse.Namespace, settings: Settings) -> int:
     with open_workspace(settings) as ws:
         try:
             message = ws.source.check_connection()
+            methods = _transfer_methods(ws, ("trades",))
         except SourceError as exc:
             raise _source_failure(exc) from None
+        usage, usage_line = ws.usage()
         if args.json:
-            _emit_json({"ok": True, "source": settings.source, "message": message})
+            _emit_json(
+                {
+                    "ok": True,
+                    "source": settings.source,
+                    "message": message,
+                    "transfer_methods": methods,
+                    "usage": usage.to_dict() if usage else None,
+                    "notices": ws.notices(),
+                }
+            )
         else:
             print(message)
+            if methods:
+                print(
+                    "transfer: "
+                    + ", ".join(f"{t} via {m}" for t, m in methods.items())
+                    + " (the service's answer)"
+                )
+            print(usage_line)
+            for notice in ws.notices():
+                print(f"warning: {notice}", file=sys.stderr)
     return EXIT_OK
+
+
+def _transfer_methods(ws: Any, tables: Sequence[str]) -> dict[str, str]:
+    """How the service wants each table downloaded (raises SourceError(UPGRADE) if it refuses)."""
+    methods = getattr(ws.source, "transfer_methods", None)
+    return methods(tables) if methods is not None else {}
 
 
 def _listing_and_check(ws: Any, request: Request) -> Any:
@@ -380,15 +446,21 @@ def _listing_and_check(ws: Any, request: Request) -> Any:
     return listing
 
 
-def _print_plan(plan: Any, as_json: bool, synthetic: bool) -> None:
+def _print_plan(
+    plan: Any, as_json: bool, synthetic: bool, ws: Any = None, retry_quarantined: bool = False
+) -> None:
+    from rlx_tui.service import refetch_bytes
     from rlx_tui.units import human_bytes, human_seconds
 
+    usage, usage_line = ws.usage() if ws is not None else (None, "")
+    again = refetch_bytes(plan) if retry_quarantined else 0
     if as_json:
         _emit_json(
             {
                 "request": plan.request.to_dict(),
                 "synthetic": synthetic,
-                "summary": plan.summary(),
+                "summary": {**plan.summary(), "refetch_bytes": again},
+                "usage": usage.to_dict() if usage else None,
                 "partitions": [
                     {
                         "partition": p.key.id,
@@ -415,6 +487,10 @@ def _print_plan(plan: Any, as_json: bool, synthetic: bool) -> None:
         f"{summary['partitions']} partitions ({states}); to fetch: {summary['to_fetch']}, "
         f"~{human_bytes(plan.expected_bytes)}, ~{human_seconds(plan.expected_seconds)}"
     )
+    if again:
+        print(f"retry: {human_bytes(again)} more, fetched again for quarantined partitions (metered again)")
+    if usage_line:
+        print(usage_line)
 
 
 def cmd_list_inventory(args: argparse.Namespace, settings: Settings) -> int:
@@ -422,9 +498,10 @@ def cmd_list_inventory(args: argparse.Namespace, settings: Settings) -> int:
 
     request = _request(args)
     with open_workspace(settings) as ws:
+        request = _source_request(ws, args, request)
         listing = _listing_and_check(ws, request)
         request = _clamped(ws, request, listing)
-        _print_plan(_plan(ws, request, listing), args.json, ws.source.info.synthetic)
+        _print_plan(_plan(ws, request, listing), args.json, ws.source.info.synthetic, ws)
     return EXIT_OK
 
 
@@ -440,16 +517,33 @@ def _plan(ws: Any, request: Request, listing: Any) -> Any:
 def cmd_download(args: argparse.Namespace, settings: Settings) -> int:
     from rlx_tui.engine.events import Event, RunFinished
     from rlx_tui.headless import JsonPrinter, PlainPrinter, RichProgress
-    from rlx_tui.service import open_workspace
+    from rlx_tui.service import open_workspace, refetch_bytes
+    from rlx_tui.sources.base import SourceError
+    from rlx_tui.sources.quota import budget_problem
 
     request = _request(args)
     with open_workspace(settings) as ws:
+        request = _source_request(ws, args, request)
         listing = _listing_and_check(ws, request)
         request = _clamped(ws, request, listing)
+        engine = ws.engine(force_disk=args.force)  # a run starts: the service is asked again per table
+        try:
+            methods = _transfer_methods(ws, request.tables)
+        except SourceError as exc:
+            raise _source_failure(exc) from None
+        for notice in ws.notices():
+            print(f"warning: {notice}", file=sys.stderr)
         if args.dry_run:
-            _print_plan(_plan(ws, request, listing), args.json, ws.source.info.synthetic)
+            plan = _plan(ws, request, listing)
+            _print_plan(plan, args.json, ws.source.info.synthetic, ws, args.retry_quarantined)
+            if methods and not args.json:
+                print("transfer: " + ", ".join(f"{t} via {m}" for t, m in methods.items()))
+            problem = budget_problem(
+                plan.expected_bytes + (refetch_bytes(plan) if args.retry_quarantined else 0), settings.max_gb
+            )
+            if problem:
+                raise CliError(problem, EXIT_USAGE)
             return EXIT_OK
-        engine = ws.engine(force_disk=args.force)
         if args.json:
             printer: Any = JsonPrinter()
         elif sys.stdout.isatty():
@@ -467,6 +561,8 @@ def cmd_download(args: argparse.Namespace, settings: Settings) -> int:
                 async with receive:
                     async for event in receive:
                         try:
+                            if isinstance(event, RunFinished):
+                                _print_transfer(ws, printer)  # with the run summary, just before it
                             printer(event)
                         except BrokenPipeError:  # e.g. `rlx-tui download --json | head -1`
                             interrupted = True
@@ -506,6 +602,7 @@ def cmd_download(args: argparse.Namespace, settings: Settings) -> int:
             "disk full": EXIT_DISK,
             "plan": EXIT_USAGE,
             "busy": EXIT_USAGE,
+            "budget": EXIT_USAGE,
             "data directory not writable": EXIT_USAGE,
         }
         _say(f"rlx-tui: {finished.fatal}")
@@ -514,6 +611,30 @@ def cmd_download(args: argparse.Namespace, settings: Settings) -> int:
     if bad:
         return EXIT_INCOMPLETE
     return EXIT_OK
+
+
+def _print_transfer(ws: Any, printer: Any) -> None:
+    """The run's bytes at the source, and how many were fetched again (retries, quarantined partitions)."""
+    from rlx_tui.headless import JsonPrinter, RichProgress
+    from rlx_tui.units import human_bytes
+
+    totals = ws.transfer_totals()
+    if totals is None or totals.bytes == 0:
+        return
+    if isinstance(printer, JsonPrinter):
+        print(json.dumps({"event": "transfer", **totals.to_dict()}), file=printer.stream, flush=True)
+        return
+    again = (
+        f"; {human_bytes(totals.again_bytes)} of it fetched again (retries "
+        f"{human_bytes(totals.retry_bytes)}, quarantined partitions {human_bytes(totals.refetch_bytes)})"
+        if totals.again_bytes
+        else "; nothing fetched twice"
+    )
+    line = f"transfer: {human_bytes(totals.bytes)} from the source{again}"
+    if isinstance(printer, RichProgress):
+        printer.progress.console.print(line, highlight=False, markup=False)
+    else:
+        print(line, file=printer.stream, flush=True)
 
 
 def _exit_after_transfers(engine: Any, code: int, wait_seconds: float = 10.0) -> None:

@@ -54,6 +54,10 @@ ENV_KEYS: dict[str, str] = {
     "rlx_log_level": "log_level",
     "rlx_demo_size": "demo_size",
     "rlx_demo_days": "demo_days",
+    "rlx_cloudfront_url": "cloudfront_url",
+    "rlx_usage_url": "usage_url",
+    "rlx_max_gb": "max_gb",
+    "rlx_listing_ttl_seconds": "listing_ttl",
 }
 _FLAGS = frozenset({"source", "data_dir", "endpoint_url", "workers", "log_level"})
 _LINE = re.compile(r"^\s*(export\s+)?[A-Za-z_][A-Za-z0-9_.-]*\s*=")
@@ -114,6 +118,12 @@ class Settings:
     demo_size: str = "tiny"
     demo_days: int = 35
     notices: tuple[str, ...] = ()
+    # the service around the data (sources/login.py, cloudfront.py, quota.py, listing.py)
+    cloudfront_url: str | None = None  # None: Crypto Lake's (the demo lake's for the demo source)
+    usage_url: str | None = None  # None: Crypto Lake's usage API (the demo lake's for the demo source)
+    max_gb: float | None = None  # download budget per run; a larger plan is refused
+    listing_ttl: float = 900.0  # seconds a listing is reused; 0 lists every time
+    refresh: bool = False  # forget cached listings first (--refresh)
 
     @property
     def secrets(self) -> tuple[Secret, ...]:
@@ -248,14 +258,14 @@ def _as_int(name: str, value: Any) -> int:
         raise SettingsError(f"{name} must be a whole number, got {shown(value)}") from None
 
 
-def _as_float(name: str, value: Any, *, positive: bool = False) -> float:
+def _as_float(name: str, value: Any, *, positive: bool = False, unit: str = "seconds") -> float:
     try:
         result = float(value)
     except (TypeError, ValueError):
         raise SettingsError(f"{name} must be a number, got {shown(value)}") from None
     if not math.isfinite(result) or result < 0 or (positive and result == 0):
         kind = "a positive" if positive else "a non-negative"
-        raise SettingsError(f"{name} must be {kind} finite number of seconds, got {shown(value)}")
+        raise SettingsError(f"{name} must be {kind} finite number of {unit}, got {shown(value)}")
     return result
 
 
@@ -326,6 +336,10 @@ def load_settings(
     demo_days = _as_int("demo days", values.get("demo_days", 35))
     if not 1 <= demo_days <= 3660:
         raise SettingsError(f"demo days must be between 1 and 3660, got {demo_days}")
+    service_urls = {name: _as_url(name, values.get(name)) for name in ("cloudfront_url", "usage_url")}
+    max_gb = values.get("max_gb")
+    max_gb = _as_float("max GB", max_gb, positive=True, unit="GB") if max_gb not in (None, "") else None
+    listing_ttl = _as_float("listing TTL", values.get("listing_ttl", 900.0))
     return Settings(
         source=source,  # type: ignore[arg-type]
         data_dir=data_dir,
@@ -338,4 +352,18 @@ def load_settings(
         demo_size=demo_size,
         demo_days=demo_days,
         notices=tuple(notices),
+        max_gb=max_gb,
+        listing_ttl=listing_ttl,
+        refresh=bool(values.get("refresh", False)),
+        **service_urls,
     )
+
+
+def _as_url(name: str, value: Any) -> str | None:
+    """An http(s) base URL setting, without a trailing slash; None when unset."""
+    if value in (None, ""):
+        return None
+    text = str(value).strip().rstrip("/")
+    if not text.startswith(("http://", "https://")) or any(c.isspace() or ord(c) < 32 for c in text):
+        raise SettingsError(f"{name.replace('_', ' ')} must be an http:// or https:// URL, got {value!r}")
+    return text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from loguru import logger
 
@@ -33,12 +34,16 @@ def open_source(settings: Settings) -> Iterator[LakeSource]:
         lake.start()
         logger.info("demo lake started at {} (synthetic data)", lake.endpoint_url)
         try:
-            yield LakeSource(
-                source_info(settings, lake.endpoint_url),
-                data_dir=settings.data_dir,
-                credentials=Credentials(lake.config.access_key, lake.config.secret_key),
-                endpoint_url=lake.endpoint_url,
-                fetch_mode=settings.fetch_mode,
+            yield _prepared(
+                LakeSource(
+                    source_info(settings, lake.endpoint_url),
+                    data_dir=settings.data_dir,
+                    credentials=Credentials(lake.config.access_key, lake.config.secret_key),
+                    endpoint_url=lake.endpoint_url,
+                    fetch_mode=settings.fetch_mode,
+                    **_service_options(settings, lake.endpoint_url),
+                ),
+                settings,
             )
         finally:
             lake.stop()
@@ -49,13 +54,34 @@ def open_source(settings: Settings) -> Iterator[LakeSource]:
 
         defaults = DemoLakeConfig()
         credentials = Credentials(defaults.access_key, defaults.secret_key)
-    yield LakeSource(
-        source_info(settings, settings.endpoint_url),
-        data_dir=settings.data_dir,
-        credentials=credentials if settings.source != "sample" else None,
-        endpoint_url=settings.endpoint_url,
-        bucket=SAMPLE_BUCKET if settings.source == "sample" else LAKE_BUCKET,
-        anonymous=settings.source == "sample",
-        fetch_mode=settings.fetch_mode,
-        secrets=settings.secrets,
+    demo_endpoint = settings.endpoint_url if settings.source == "demo" else None
+    yield _prepared(
+        LakeSource(
+            source_info(settings, settings.endpoint_url),
+            data_dir=settings.data_dir,
+            credentials=credentials if settings.source != "sample" else None,
+            endpoint_url=settings.endpoint_url,
+            bucket=SAMPLE_BUCKET if settings.source == "sample" else LAKE_BUCKET,
+            anonymous=settings.source == "sample",
+            fetch_mode=settings.fetch_mode,
+            secrets=settings.secrets,
+            **_service_options(settings, demo_endpoint),
+        ),
+        settings,
     )
+
+
+def _service_options(settings: Settings, demo_endpoint: str | None) -> dict[str, Any]:
+    """CloudFront and usage base URLs (a demo lake serves both itself) and the listing TTL."""
+    return {
+        "cloudfront_url": settings.cloudfront_url or demo_endpoint,
+        "usage_url": settings.usage_url or demo_endpoint,
+        "listing_ttl": settings.listing_ttl,
+    }
+
+
+def _prepared(source: LakeSource, settings: Settings) -> LakeSource:
+    if settings.refresh:
+        removed = source.refresh()
+        logger.info("listings refreshed ({} cached entries forgotten)", removed)
+    return source

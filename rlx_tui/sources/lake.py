@@ -1,22 +1,27 @@
 """Crypto Lake (and anything that speaks its layout over S3) through lakeapi.
 
-Listing uses ``lakeapi.list_data``; fetching uses ``lakeapi.load_data`` with
-``cached=False``, an explicit boto3 session and a single-day window. Large
-partitions (book_delta_v2 days run to several GB in memory) take a streaming
-path instead: the object is copied byte by byte (its size and ETag checked),
-then converted one record batch at a time, so memory stays bounded whatever
-the partition size.
+Listing is rlx-tui's own and bounded by the request (``sources/listing.py``):
+one date-bounded ListObjectsV2 per stream, cached for a TTL. Before
+downloading a table the service is asked how (``sources/login.py``, lakeapi's
+login call): ``s3`` fetches with ``lakeapi.load_data`` (``cached=False``, an
+explicit boto3 session, a single-day window) or byte by byte; ``cloudfront``
+fetches byte by byte over HTTPS (``sources/cloudfront.py``). Large partitions
+(book_delta_v2 days run to several GB in memory) take the streaming path: the
+object is copied byte by byte (its size and ETag checked), then converted one
+record batch at a time, so memory stays bounded whatever the partition size.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import importlib
 import os
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -24,18 +29,31 @@ from typing import Any
 
 import boto3
 import botocore.config
+import botocore.loaders
 import botocore.session
 import pyarrow as pa
 import pyarrow.parquet as pq
 from loguru import logger
 
 from rlx_tui.atomic import HashingWriter, write_endpoint_config
-from rlx_tui.partitions import KeyParseError, ObjectRef, PartitionKey, parse_object_key
+from rlx_tui.partitions import ObjectRef, PartitionKey
 from rlx_tui.safety import check_endpoint_url
 from rlx_tui.schemas import to_canonical
 from rlx_tui.settings import Credentials, redact
+from rlx_tui.sources import cloudfront
 from rlx_tui.sources.base import Cancelled, ErrorKind, FetchResult, Listing, SourceError, classify
+from rlx_tui.sources.clients import fetch_ended, fetch_started, uncached
+from rlx_tui.sources.listing import DEFAULT_TTL_SECONDS, Catalog, LakeLister, ListingCache
+from rlx_tui.sources.login import Logins, TransferMethod
 from rlx_tui.sources.quiet import Capture, captured
+from rlx_tui.sources.quota import (
+    DEFAULT_USAGE_URL,
+    TransferMeter,
+    Usage,
+    UsageUnavailable,
+    arrived_bytes,
+    fetch_usage,
+)
 from rlx_tui.staging import DATA_FILE, SourceInfo
 
 LAKE_BUCKET = "qnt.data/market-data/cryptofeed"
@@ -46,9 +64,11 @@ _CHUNK = 1 << 20
 READY_ROW_GROUP_ROWS = 262_144
 # As Crypto Lake's own objects; zstd saved ~18% on book but cost ~25% more write time.
 READY_COMPRESSION = "snappy"
+USAGE_TTL_SECONDS = 60.0  # as lakeapi's used_data cache
 
 _import_lock = threading.Lock()
 _cache_home: Path | None = None
+_sample_mode = False  # lakeapi's process-wide use_sample_data(anonymous_access=True) is in force
 
 
 def import_lakeapi(cache_home: Path) -> ModuleType:
@@ -79,11 +99,13 @@ def import_lakeapi(cache_home: Path) -> ModuleType:
         return module
 
 
-def refresh_listing_caches() -> int:
-    """Forget lakeapi's cached listings (8 h), contents index (1 h) and login (1 h).
+def forget_lakeapi_caches() -> int:
+    """Forget lakeapi's own cached listings (8 h), contents index (1 h) and login answers (1 h).
 
-    They are keyed by bucket and access key, not by endpoint, and would hide
-    newly published days. Returns the number of cache entries removed.
+    They are keyed by bucket and table, not by endpoint or user. Called whenever
+    rlx-tui lists afresh, so what lakeapi's ``load_data`` sees is never older
+    than rlx-tui's listing, and its login answer is the one the service gives
+    now. Returns the number of cache entries removed.
     """
     if _cache_home is None:
         return 0
@@ -97,6 +119,12 @@ def refresh_listing_caches() -> int:
     return removed
 
 
+@functools.cache
+def _shared_loader() -> botocore.loaders.Loader:
+    """One botocore data loader for all sessions: parsing endpoints and service models takes ~1 s."""
+    return botocore.loaders.create_loader()
+
+
 def make_session(
     credentials: Credentials | None, endpoint_url: str | None, config_dir: Path | None = None
 ) -> boto3.Session:
@@ -105,15 +133,18 @@ def make_session(
     Nothing goes into the process environment. botocore ignores
     ``set_config_variable("endpoint_url", ...)`` when it builds a client but
     honours ``endpoint_url`` in a shared config file, so a one-profile config
-    file (no secrets in it) is written to ``config_dir`` and selected. The URL
-    is checked strictly first (it cannot add a line to that file), and the
+    file (no secrets in it) is written to ``config_dir`` and selected. It is
+    selected even without an endpoint: an ``AWS_PROFILE`` naming an SSO or
+    missing profile must not break rlx-tui's sessions (lake-api issue #7). The
+    URL is checked strictly first (it cannot add a line to that file), and the
     file is written atomically without following links.
     """
     core = botocore.session.Session()
-    if endpoint_url:
-        config_file = write_endpoint_config(check_endpoint_url(endpoint_url), Path(config_dir or "."))
-        core.set_config_variable("config_file", str(config_file))
-        core.set_config_variable("profile", "rlx-endpoint")
+    core.register_component("data_loader", _shared_loader())  # service models parsed once per process
+    checked = check_endpoint_url(endpoint_url) if endpoint_url else None
+    config_file = write_endpoint_config(checked, Path(config_dir or "."))
+    core.set_config_variable("config_file", str(config_file))
+    core.set_config_variable("profile", "rlx-endpoint")
     if credentials is None:
         return boto3.Session(botocore_session=core, region_name=REGION)
     return boto3.Session(
@@ -122,6 +153,11 @@ def make_session(
         aws_secret_access_key=credentials.secret_access_key.reveal(),
         region_name=REGION,
     )
+
+
+def lakeapi_takes_names(symbol: str, exchange: str) -> bool:
+    """Whether ``load_data`` takes the names (it asserts upper case, a symbol's first 5 characters aside)."""
+    return (symbol.upper() == symbol or symbol[5:].upper() == symbol[5:]) and exchange.upper() == exchange
 
 
 class LakeSource:
@@ -138,21 +174,40 @@ class LakeSource:
         anonymous: bool = False,
         fetch_mode: str = "auto",
         secrets: tuple[str, ...] = (),
+        cloudfront_url: str | None = None,
+        usage_url: str | None = None,
+        listing_ttl: float = DEFAULT_TTL_SECONDS,
     ) -> None:
+        global _sample_mode
         self.info = info
         self.bucket = bucket
         self.endpoint_url = endpoint_url
         self.fetch_mode = fetch_mode
         self._secrets = secrets
         self._lakeapi = import_lakeapi(Path(data_dir))
-        if anonymous:
-            self._lakeapi.use_sample_data(anonymous_access=True)
+        if anonymous != _sample_mode:  # lakeapi's switch is process-wide: set it to what this source needs
+            self._lakeapi.use_sample_data(anonymous_access=anonymous)
+            self._lakeapi.set_default_bucket(SAMPLE_BUCKET if anonymous else LAKE_BUCKET)
+            _sample_mode = anonymous
         self._anonymous = anonymous
-        self._session = make_session(credentials, endpoint_url, Path(data_dir) / ".lake_cache" / "rlx")
+        cache_dir = Path(data_dir) / ".lake_cache" / "rlx"
+        self._session = make_session(credentials, endpoint_url, cache_dir)
         self._s3_lock = threading.Lock()
         self._s3_client: Any = None
+        self.cloudfront_url = cloudfront_url or cloudfront.DEFAULT_CLOUDFRONT_URL
+        self.usage_url = usage_url or DEFAULT_USAGE_URL
+        self._user_agent = f"lakeapi/{self._lakeapi.__version__}"
+        user = hashlib.sha256((credentials.access_key_id if credentials else "").encode()).hexdigest()[:16]
+        cache = ListingCache(cache_dir / "listings", listing_ttl, (endpoint_url or "aws", bucket, user))
+        self.lister = LakeLister(self._s3, bucket, cache)
+        self.logins = Logins(self._session, anonymous=anonymous, lakeapi_version=self._lakeapi.__version__)
+        self.meter = TransferMeter()
+        self._tally = threading.local()  # bytes of the current fetch attempt, per fetch thread
+        self._stale: set[PartitionKey] = set()  # partitions to list again before their next attempt
+        self._stale_lock = threading.Lock()
+        self._usage: tuple[float, Usage] | None = None
 
-    # -- helpers ---------------------------------------------------------------
+    # -- helpers ---------------------------------------------------------------------------
     def _clean(self, text: str) -> str:
         return redact(text, self._secrets)
 
@@ -176,7 +231,7 @@ class LakeSource:
                     signature_version=botocore.UNSIGNED if self._anonymous else None,
                     max_pool_connections=10,
                 )
-                self._s3_client = self._session.client("s3", config=config)
+                self._s3_client = uncached(self._session.client("s3", config=config))
             return self._s3_client
 
     @property
@@ -184,26 +239,69 @@ class LakeSource:
         bucket, _, prefix = self.bucket.partition("/")
         return bucket, prefix
 
-    # -- operations ------------------------------------------------------------
+    # -- the service: runs, login answers, usage -----------------------------------------
+    def begin_run(self) -> None:
+        """A run starts: the service is asked again how to download each table (once per table)."""
+        self.logins.begin_run()
+
+    def refresh(self) -> int:
+        """Forget cached listings (rlx-tui's and lakeapi's): the next listing asks the source."""
+        return self.lister.cache.clear() + forget_lakeapi_caches()
+
+    @property
+    def notices(self) -> list[str]:
+        """Warnings from the service worth showing once (an outdated lakeapi)."""
+        return list(self.logins.notices)
+
+    def transfer_methods(self, tables: Iterable[str]) -> dict[str, str]:
+        """How the service wants each table downloaded in this run; raises SourceError(UPGRADE) if refused."""
+        return {table: self.logins.method(table).value for table in tables}
+
+    def usage(self) -> Usage:
+        """What the service reports as downloaded (cached for a minute); raises UsageUnavailable."""
+        if self._anonymous:
+            raise UsageUnavailable("anonymous access is not metered")
+        now = time.monotonic()
+        if self._usage is not None and now - self._usage[0] < USAGE_TTL_SECONDS:
+            return self._usage[1]
+        user = self.logins.answer("trades").user_name  # lakeapi's used_data logs in for 'trades'
+        if user is None:
+            raise UsageUnavailable("the login did not name a user")
+        usage = fetch_usage(self.usage_url, user, self._user_agent)
+        self._usage = (now, usage)
+        return usage
+
+    # -- operations --------------------------------------------------------------------------
     def check_connection(self) -> str:
-        refresh_listing_caches()
-        with captured() as capture:
-            try:
-                found = self._lakeapi.list_data(
-                    table="trades", start=None, end=None, bucket=self.bucket, boto3_session=self._session
-                )
-            except Exception as exc:
-                self._log_capture(capture, "check connection")
-                error = self._error(exc, "connection check")
-                if error.kind is ErrorKind.MISSING:
-                    return f"connected to {self.describe()}, but it lists no trades"
-                raise error from None
-        self._log_capture(capture, "check connection")
-        return f"connected to {self.describe()}: {len(found):,} trades objects listed"
+        try:
+            tables = self.lister.tables()
+        except Exception as exc:
+            error = self._error(exc, "connection check")
+            if error.kind is ErrorKind.MISSING:
+                return f"connected to {self.describe()}, but it lists no tables"
+            raise error from None
+        if not tables:
+            return f"connected to {self.describe()}, but it lists no tables"
+        shown = ", ".join(tables[:10]) + (", …" if len(tables) > 10 else "")
+        return f"connected to {self.describe()}: {len(tables)} table(s) listed ({shown})"
 
     def describe(self) -> str:
         where = self.endpoint_url or "Crypto Lake"
         return f"{self.info.name} source ({where}, bucket {self.bucket})"
+
+    def tables(self) -> list[str]:
+        """The tables the source holds (one delimiter listing, cached for the TTL)."""
+        try:
+            return self.lister.tables()
+        except Exception as exc:
+            raise self._error(exc, "listing the source's tables") from None
+
+    def catalog(self) -> Catalog:
+        """Every table, exchange and symbol the source holds (from its indexes), cached for the TTL."""
+        try:
+            return self.lister.catalog()
+        except Exception as exc:
+            raise self._error(exc, "listing the source") from None
 
     def list_partitions(
         self,
@@ -213,102 +311,112 @@ class LakeSource:
         symbols: Iterable[str] | None = None,
         exchanges: Iterable[str] | None = None,
     ) -> Listing:
-        """List per (table, symbol) so lakeapi's ``lstrip`` key bug cannot rename a symbol."""
-        refresh_listing_caches()
-        start_dt = dt.datetime.combine(start, dt.time())
-        end_dt = dt.datetime.combine(end + dt.timedelta(days=1), dt.time())  # lakeapi's end is exclusive
+        """One date-bounded listing per (table, exchange, symbol) stream, from the cache within its TTL.
+
+        Without symbols or exchanges, the streams come from the catalog.
+        """
+        tables = list(tables)
+        symbol_list = list(symbols) if symbols else None
         exchange_list = list(exchanges) if exchanges else None
+        if symbol_list is None or exchange_list is None:
+            streams = [
+                s
+                for s in sorted(self.catalog().streams)
+                if s[0] in tables
+                and (symbol_list is None or s[2] in symbol_list)
+                and (exchange_list is None or s[1] in exchange_list)
+            ]
+        else:
+            streams = [(t, e, s) for t in tables for e in exchange_list for s in symbol_list]
         objects: dict[PartitionKey, list[ObjectRef]] = {}
         skipped: list[str] = []
-        _, prefix = self._s3_bucket_and_prefix
-        for table in tables:
-            for symbol in list(symbols) if symbols else [None]:
-                rows = self._list(table, start_dt, end_dt, [symbol] if symbol else None, exchange_list)
-                for row in rows:
-                    sym = symbol or str(row.get("symbol", ""))
-                    key = (
-                        f"{prefix}/{table}/exchange={row.get('exchange')}/symbol={sym}/"
-                        f"dt={row.get('dt')}/{row.get('filename')}"
-                    ).lstrip("/")
-                    try:
-                        pkey, filename = parse_object_key(key, prefix)
-                    except (KeyParseError, ValueError) as exc:
-                        skipped.append(f"{key}: {exc}")
-                        logger.warning("skipping unexpected object key {}: {}", key, exc)
-                        continue
-                    if pkey.table != table or not start <= pkey.day <= end:
-                        continue
-                    objects.setdefault(pkey, []).append(ObjectRef(key=key, filename=filename))
-        sizes = self._object_sizes({(k.table, k.exchange, k.symbol) for k in objects})
+        fresh = False
+        try:
+            for table, exchange, symbol in streams:
+                listed = self.lister.stream(table, exchange, symbol, start, end)
+                fresh = fresh or not listed.from_cache
+                skipped.extend(listed.skipped)
+                for pkey, ref in listed.objects:
+                    objects.setdefault(pkey, []).append(ref)
+        except Exception as exc:
+            error = self._error(exc, "listing")
+            if error.kind is not ErrorKind.MISSING:
+                raise error from None
+        if fresh:
+            forget_lakeapi_caches()
         return Listing(
-            objects={
-                k: tuple(
-                    ObjectRef(r.key, r.filename, *sizes.get(r.key, (None, None)))
-                    for r in sorted(v, key=lambda r: r.key)
-                )
-                for k, v in sorted(objects.items())
-            },
+            objects={k: tuple(sorted(v, key=lambda r: r.key)) for k, v in sorted(objects.items())},
             skipped_keys=tuple(skipped),
         )
-
-    def _object_sizes(self, streams: set[tuple[str, str, str]]) -> dict[str, tuple[int, str]]:
-        """Size and ETag of every object, one paginated S3 listing per (table, exchange, symbol).
-
-        Best effort: where the listing is not allowed, sizes stay unknown and
-        the plan falls back to per-table estimates.
-        """
-        bucket, prefix = self._s3_bucket_and_prefix
-        found: dict[str, tuple[int, str]] = {}
-        try:
-            paginator = self._s3().get_paginator("list_objects_v2")
-            for table, exchange, symbol in sorted(streams):
-                stream_prefix = f"{prefix}/{table}/exchange={exchange}/symbol={symbol}/".lstrip("/")
-                for page in paginator.paginate(Bucket=bucket, Prefix=stream_prefix):
-                    for item in page.get("Contents", ()):
-                        found[item["Key"]] = (int(item["Size"]), str(item.get("ETag", "")).strip('"'))
-        except Exception as exc:
-            cause = self._error(exc, "sizes")
-            logger.debug("object sizes unavailable ({}): using per-table estimates", cause)
-        return found
-
-    def _list(
-        self,
-        table: str,
-        start: dt.datetime,
-        end: dt.datetime,
-        symbols: list[str] | None,
-        exchanges: list[str] | None,
-    ) -> list[dict[str, Any]]:
-        with captured() as capture:
-            try:
-                rows = self._lakeapi.list_data(
-                    table=table,
-                    start=start,
-                    end=end,
-                    symbols=symbols,
-                    exchanges=exchanges,
-                    bucket=self.bucket,
-                    boto3_session=self._session,
-                )
-            except Exception as exc:
-                error = self._error(exc, f"listing {table}")
-                if error.kind is ErrorKind.MISSING:
-                    rows = []
-                else:
-                    self._log_capture(capture, f"list {table}")
-                    raise error from None
-        self._log_capture(capture, f"list {table}")
-        return list(rows)
 
     def fetch(
         self, key: PartitionKey, objects: tuple[ObjectRef, ...], dest_dir: Path, cancel: threading.Event
     ) -> FetchResult:
-        """Fetch one partition into ``dest_dir/part.parquet`` in the canonical schema."""
+        """Fetch one partition into ``dest_dir/part.parquet`` in the canonical schema; meter its bytes.
+
+        After a failure the stream's cached listings are forgotten, and the next
+        attempt lists the day again: objects are replaced in place at the source,
+        so a size, ETag or existence that no longer holds must not be tried again.
+        """
+        self._tally.bytes, self._tally.streamed = 0, False
+        complete = False
+        fetch_started()
+        try:
+            with self._stale_lock:
+                relist = key in self._stale
+            if relist:
+                objects = self._relisted(key)
+            result = self._fetch(key, objects, dest_dir, cancel)
+            complete = True
+            return result
+        except SourceError as error:
+            complete = error.kind is ErrorKind.CORRUPT  # it arrived whole, and was unreadable
+            if error.kind is not ErrorKind.UPGRADE:
+                self.lister.forget_stream(key.table, key.exchange, key.symbol)
+                with self._stale_lock:
+                    self._stale.add(key)
+            raise
+        finally:
+            fetch_ended()
+            if complete and not self._tally.streamed:
+                self._tally.bytes = sum(r.size or 0 for r in objects)  # what lakeapi downloaded
+            self.meter.add(key, self._tally.bytes, complete)
+
+    def relist(self, keys: Iterable[PartitionKey]) -> None:
+        """List these partitions' days again before fetching them (quarantined days fetched again)."""
+        with self._stale_lock:
+            self._stale.update(keys)
+
+    def _relisted(self, key: PartitionKey) -> tuple[ObjectRef, ...]:
+        """The objects of ``key``'s day as the source lists them now (one listing call)."""
+        try:
+            listed = self.lister.stream(key.table, key.exchange, key.symbol, key.day, key.day)
+        except Exception as exc:
+            raise self._error(exc, f"listing {key} again") from None
+        objects = tuple(sorted((ref for pkey, ref in listed.objects if pkey == key), key=lambda r: r.key))
+        if not objects:
+            raise SourceError(ErrorKind.MISSING, f"{key}: no longer listed at the source")
+        with self._stale_lock:
+            self._stale.discard(key)
+        logger.info("{}: listed again after a failed attempt ({} object(s))", key, len(objects))
+        return objects
+
+    def _fetch(
+        self, key: PartitionKey, objects: tuple[ObjectRef, ...], dest_dir: Path, cancel: threading.Event
+    ) -> FetchResult:
+        # The service decides per table, once per run: 'forceupgrade' raises here, and 'cloudfront'
+        # (like names lakeapi refuses: lower case) needs rlx-tui's own byte transfer.
+        method = self.logins.method(key.table)
+        own_transfer = method is TransferMethod.CLOUDFRONT or not lakeapi_takes_names(
+            key.symbol, key.exchange
+        )
         # Streaming for deltas (several GB a day in memory) and for days of several
         # objects: there every object's size and ETag are checked, whereas
         # lakeapi's threaded paths can silently drop one object of a day.
-        stream = self.fetch_mode == "stream" or (
-            self.fetch_mode == "auto" and (key.table == "book_delta_v2" or len(objects) > 1)
+        stream = (
+            own_transfer
+            or self.fetch_mode == "stream"
+            or (self.fetch_mode == "auto" and (key.table == "book_delta_v2" or len(objects) > 1))
         )
         try:
             if stream:
@@ -318,6 +426,50 @@ class LakeSource:
             raise
         except Exception as exc:
             raise self._error(exc, f"fetching {key}") from None
+
+    def _transfer(self, key: PartitionKey, ref: ObjectRef, target: Path, cancel: threading.Event) -> dict:
+        """One object to ``target`` by the method the service chose for its table: S3 GET or CloudFront.
+
+        Every byte that arrived is metered, whole or broken off.
+        """
+        self._tally.streamed = True
+        if self.logins.method(key.table) is TransferMethod.CLOUDFRONT:
+            return self._cloudfront_download(key, ref, target, cancel)
+        arrived = 0
+        try:
+            return self._download_object(ref, target, cancel)
+        except BaseException as exc:
+            arrived = arrived_bytes(exc)
+            raise
+        finally:
+            self._count_bytes(max(arrived, target.stat().st_size if target.exists() else 0))
+
+    def _count_bytes(self, nbytes: int) -> None:
+        self._tally.bytes = getattr(self._tally, "bytes", 0) + nbytes
+
+    def _cloudfront_download(
+        self, key: PartitionKey, ref: ObjectRef, target: Path, cancel: threading.Event
+    ) -> dict[str, object]:
+        credentials = self._session.get_credentials()
+        if credentials is None:
+            raise SourceError(
+                ErrorKind.ACCESS_DENIED, "no usable credentials for CloudFront: set both keys in .env"
+            )
+        frozen = credentials.get_frozen_credentials()
+        info = cloudfront.download(
+            cloudfront.object_url(self.cloudfront_url, ref.key),
+            target,
+            access_key=frozen.access_key,
+            secret_key=frozen.secret_key,
+            token=frozen.token,
+            username=self.logins.answer(key.table).username,
+            user_agent=self._user_agent,
+            expected_size=ref.size,
+            etag=ref.etag,
+            cancel=cancel,
+            on_bytes=self._count_bytes,
+        )
+        return {"key": ref.key, **info}
 
     def _fetch_load(
         self, key: PartitionKey, objects: tuple[ObjectRef, ...], dest_dir: Path, cancel: threading.Event
@@ -431,7 +583,7 @@ class LakeSource:
             try:
                 for index, ref in enumerate(objects):
                     source_copy = dest_dir / f"source-{index}.parquet"
-                    fetched.append(self._download_object(ref, source_copy, cancel))
+                    fetched.append(self._transfer(key, ref, source_copy, cancel))
                     for batch in self._read_batches(key, ref, source_copy):
                         if cancel.is_set():
                             raise Cancelled(str(key))

@@ -13,6 +13,7 @@ RUN_NEXT_STEPS = {
     ErrorKind.TRANSIENT.value: "check the network or --endpoint-url, then press s to resume",
     "plan": "choose another --data-dir or another request",
     "busy": "close the other rlx-tui using this data directory (or use another --data-dir), then press s",
+    "budget": "narrow the request or raise the budget (--max-gb / RLX_MAX_GB)",
 }
 # What to do when the source cannot be listed, by error kind.
 DISCOVERY_STEPS = {

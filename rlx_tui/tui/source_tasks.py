@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rlx_tui.engine.plan import PlanError
-from rlx_tui.partitions import KNOWN_TABLES, PartitionKey, Request
+from rlx_tui.partitions import PartitionKey, Request
 from rlx_tui.service import Discovery, RequestError, Workspace, latest_complete_day
 from rlx_tui.sources.base import SourceError
+from rlx_tui.sources.quota import budget_problem
 from rlx_tui.staging import StagingStore, StoreStatus
 from rlx_tui.tui.errors import discovery_hint
 from rlx_tui.tui.heap import freeze_heap
@@ -35,9 +36,11 @@ DISK_MARGIN = 1.10
 WorkspaceFactory = Callable[[], AbstractContextManager[Workspace]]
 
 
-def discover_known_tables(workspace: Workspace, today: dt.date | None) -> Discovery:
-    """Blocking: list what the source holds for the known tables."""
-    return workspace.discover(DISCOVERY_START, latest_complete_day(today), KNOWN_TABLES)
+def discover_known_tables(workspace: Workspace, today: dt.date | None, refresh: bool = False) -> Discovery:
+    """Blocking: what the source holds, every table it lists (``refresh`` forgets cached listings first)."""
+    if refresh:
+        workspace.refresh()
+    return workspace.discover(DISCOVERY_START, latest_complete_day(today))
 
 
 def discover_extra_tables(workspace: Workspace, today: dt.date | None) -> tuple[str, ...]:
@@ -56,7 +59,7 @@ def discover_extra_tables(workspace: Workspace, today: dt.date | None) -> tuple[
 def with_tables(discovery: Discovery, tables: tuple[str, ...]) -> Discovery:
     """``discovery`` with ``tables`` offered as well."""
     return Discovery(
-        discovery.tables + tables,
+        tuple(dict.fromkeys(discovery.tables + tables)),
         discovery.symbols,
         discovery.exchanges,
         discovery.first_day,
@@ -91,11 +94,17 @@ def estimate(workspace: Workspace, request: Request, free_disk: Callable[[Path],
     bits.append(f"~{human_bytes(plan.expected_bytes)} to fetch")
     bits.append(f"~{human_seconds(plan.expected_seconds)}")
     bits.append(f"free disk {human_bytes(free)}")
+    usage, _ = workspace.usage()
+    if usage is not None:
+        bits.append(f"used {human_bytes(int(usage.downloaded_gb * 1e9))} in {usage.timeframe_days or '?'} d")
     text = " · ".join(bits)
     short = plan.expected_bytes * DISK_MARGIN > free
     if short:
         text += " · NOT ENOUGH DISK: free space or choose another --data-dir"
-    return text, short
+    over = budget_problem(plan.expected_bytes, workspace.settings.max_gb)
+    if over:
+        text += f" · OVER BUDGET: {over}"
+    return text, short or over is not None
 
 
 def timed_store_status(workspace: Workspace) -> tuple[StoreStatus, float]:
@@ -174,20 +183,21 @@ class SourceTasks:
 
     # -- the source's listing ----------------------------------------------------------------------
     def rediscover(self) -> None:
-        """List the source again (opening it first if that failed before)."""
+        """List the source again (opening it first if that failed); a re-list forgets cached listings."""
         app = self._app
         if app.workspace is None:
             if self._stack is None and self._factory is not None:
                 self.open()
             return
         app.selection_screen.set_source_line("Listing what the source holds…")
-        app.run_worker(self._discover, name="discover", group="discover", thread=True, exit_on_error=False)
+        work = partial(self._discover, app.discovery is not None)
+        app.run_worker(work, name="discover", group="discover", thread=True, exit_on_error=False)
 
-    def _discover(self) -> tuple[Discovery, tuple[Request, bool] | None]:
-        """Blocking: list what the source holds for the known tables, and read the last request."""
+    def _discover(self, refresh: bool = False) -> tuple[Discovery, tuple[Request, bool] | None]:
+        """Blocking: list what the source holds, and read the last request."""
         app = self._app
         assert app.workspace is not None
-        discovery = discover_known_tables(app.workspace, app.options.today)
+        discovery = discover_known_tables(app.workspace, app.options.today, refresh)
         remembered = (
             read_last_request(last_request_path(app.settings.data_dir)) if app.options.remember else None
         )

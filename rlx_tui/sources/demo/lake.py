@@ -25,6 +25,7 @@ from rlx_tui.sources.demo.layout import (
     LAKE_BUCKET,
     REGION,
     S3_BUCKET,
+    SAMPLE_BUCKET,
     DemoFaults,
     DemoLakeConfig,
     object_bytes,
@@ -87,6 +88,7 @@ class DemoLake:
 
     bucket: str = LAKE_BUCKET  # lakeapi's "bucket": qnt.data/market-data/cryptofeed
     s3_bucket: str = S3_BUCKET  # the S3 bucket proper
+    sample_bucket: str = SAMPLE_BUCKET  # anonymous, no key prefix, the first ``sample_days`` days
 
     def __init__(self, config: DemoLakeConfig | None = None) -> None:
         self.config = config if config is not None else DemoLakeConfig()
@@ -255,7 +257,9 @@ class DemoLake:
         self._control("POST", "reset")
 
     def stats(self) -> dict[str, Any]:
-        """Counts: requests, injected_503, injected_403, not_served, object_gets {key: GETs}."""
+        """Counts at the HTTP layer: requests, list_requests, index_gets, object_gets {key: GETs},
+        lambda_invocations and logins (their payloads), cloudfront_gets, usage_requests,
+        anonymous_requests, bytes_served and metered_bytes, injected_503/403, cut_gets, not_served."""
         return dict(self._control("GET", "stats"))
 
     # -- layout helpers ---------------------------------------------------------------------

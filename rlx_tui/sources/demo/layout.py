@@ -8,6 +8,7 @@ expected bytes for comparisons). Everything here is deterministic.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import zlib
 from collections.abc import Iterator
@@ -23,6 +24,9 @@ LAKE_BUCKET = f"{S3_BUCKET}/{PREFIX}"  # what lakeapi calls its "bucket"
 REGION = "eu-west-1"
 INDEX_NAME = "contents.json.gz"
 CORRUPT_FRACTION = 0.6  # a corrupt object keeps this share of its bytes
+SAMPLE_BUCKET = "sample.crypto.lake"  # anonymous, no key prefix, no index: like Crypto Lake's sample
+LOGIN_FAILURES = ("", "function", "http", "garbage")
+DEMO_USERNAME = "arn:aws:iam::000000000000:user/demo-user@example.com"  # an IAM user ARN, as lakeapi expects
 
 
 @dataclass(frozen=True)
@@ -34,10 +38,21 @@ class DemoFaults:
     corrupt: tuple[str, ...] = ()  # stored truncated (corrupt at rest)
     missing: tuple[str, ...] = ()  # absent from the bucket and from the index
     deny_all: bool = False  # every request answered 403 AccessDenied
+    # What the login Lambda answers per table ("*": every other table); default "s3". Given as a dict.
+    login_methods: tuple[tuple[str, str], ...] = ()
+    login_failure: str = ""  # "", "function" (the Lambda raised), "http" (500), "garbage" (not JSON)
+    cut_gets: int = 0  # the next N object GETs (S3 or CloudFront) break off halfway (connection lost)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "corrupt", tuple(self.corrupt))
         object.__setattr__(self, "missing", tuple(self.missing))
+        methods = self.login_methods
+        pairs = methods.items() if isinstance(methods, dict) else methods
+        object.__setattr__(self, "login_methods", tuple(sorted((str(t), str(m)) for t, m in pairs)))
+        if self.cut_gets < 0:
+            raise ValueError(f"cut_gets must be >= 0, got {self.cut_gets}")
+        if self.login_failure not in LOGIN_FAILURES:
+            raise ValueError(f"login_failure must be one of {LOGIN_FAILURES}, got {self.login_failure!r}")
         if not 0.0 <= self.transient_rate <= 1.0:
             raise ValueError(f"transient_rate must be within 0..1, got {self.transient_rate}")
         if self.slow_seconds < 0:
@@ -49,7 +64,13 @@ class DemoFaults:
         data = asdict(self)
         data["corrupt"] = list(self.corrupt)
         data["missing"] = list(self.missing)
+        data["login_methods"] = dict(self.login_methods)
         return data
+
+    def login_method(self, table: str) -> str:
+        """What the login Lambda answers for ``table``."""
+        methods = dict(self.login_methods)
+        return methods.get(table, methods.get("*", "s3"))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DemoFaults:
@@ -70,6 +91,8 @@ class DemoFaults:
                 values[name] = float(values[name])
         if "deny_all" in values:
             values["deny_all"] = bool(values["deny_all"])
+        if "cut_gets" in values:
+            values["cut_gets"] = int(values["cut_gets"])
         return replace(self, **values)
 
 
@@ -89,12 +112,18 @@ class DemoLakeConfig:
     secret_key: str = field(default="demo-secret-key", repr=False)
     faults: DemoFaults = DemoFaults()
     split_days: tuple[str, ...] = ()  # partitions stored as two objects, 1 and 2
+    # -- the service around the data (login, usage, sample bucket) -----------------------------
+    username: str = DEMO_USERNAME  # what the login Lambda answers as "username"
+    sample_days: int = 2  # first days copied into the anonymous sample bucket (0: none)
+    stub_objects: bool = False  # every object a tiny fixed parquet (listing benchmarks: fast seeding)
 
     def __post_init__(self) -> None:
         for name in ("symbols", "exchanges", "tables", "split_days"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.days < 1:
             raise ValueError(f"days must be >= 1, got {self.days}")
+        if self.sample_days < 0:
+            raise ValueError(f"sample_days must be >= 0, got {self.sample_days}")
         if self.rows is None and self.size not in synth.SIZES:
             raise ValueError(f"unknown size {self.size!r}; choose one of {sorted(synth.SIZES)}")
         for table in self.tables:
@@ -149,6 +178,9 @@ class DemoLakeConfig:
             "secret_key": self.secret_key,
             "faults": self.faults.to_dict(),
             "split_days": list(self.split_days),
+            "username": self.username,
+            "sample_days": self.sample_days,
+            "stub_objects": self.stub_objects,
         }
 
     @classmethod
@@ -180,6 +212,10 @@ def encode_index(keys: list[str]) -> bytes:
 def object_bytes(config: DemoLakeConfig, partition_id: str) -> Iterator[tuple[str, bytes]]:
     """(name, intact parquet bytes) of each object of a partition, generated one partition at a time."""
     pkey = PartitionKey.from_id(partition_id)
+    if config.stub_objects:
+        for name in config.object_names(partition_id):
+            yield name, _stub_object(pkey.table)
+        return
     data = synth.generate(
         pkey.table, pkey.exchange, pkey.symbol, pkey.day, config.rows_for(pkey.table), config.seed
     )
@@ -190,6 +226,17 @@ def object_bytes(config: DemoLakeConfig, partition_id: str) -> Iterator[tuple[st
     half = data.num_rows // 2
     yield names[0], synth.encode_parquet(data.slice(0, half), pkey.table)
     yield names[1], synth.encode_parquet(data.slice(half), pkey.table)
+
+
+@functools.cache
+def _stub_object(table: str) -> bytes:
+    """A tiny valid object of ``table`` (two rows of 2024-01-01), the same for every partition."""
+    return synth.encode_parquet(synth.generate(table, "BINANCE", "BTC-USDT", dt.date(2024, 1, 1), 2), table)
+
+
+def sample_key(partition_id: str, name: str = "1") -> str:
+    """Key of one object in the sample bucket: Crypto Lake's layout without the key prefix."""
+    return f"{PartitionKey.from_id(partition_id).rel_dir}/{name}.snappy.parquet"
 
 
 def truncate(payload: bytes) -> bytes:

@@ -10,6 +10,7 @@ so a parent that dies never leaves it running.
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import logging
 import os
@@ -18,25 +19,90 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
 
+from rlx_tui.partitions import PartitionKey
 from rlx_tui.sources.demo.layout import (
     REGION,
     S3_BUCKET,
+    SAMPLE_BUCKET,
     DemoFaults,
     DemoLakeConfig,
     encode_index,
     index_key,
     object_bytes,
     object_key,
+    sample_key,
     truncate,
 )
 from rlx_tui.sources.demo.middleware import CONTROL_TOKEN_KEY
 
 OK, CORRUPT, MISSING = "ok", "corrupt", "missing"
+_PUBLIC_READ = {  # the sample bucket is public: anyone may list and read it
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": ["s3:GetObject", "s3:HeadObject", "s3:ListBucket"],  # moto checks HEAD on its own
+            "Resource": [f"arn:aws:s3:::{SAMPLE_BUCKET}", f"arn:aws:s3:::{SAMPLE_BUCKET}/*"],
+        }
+    ],
+}
 
 
 class SeedingStopped(RuntimeError):
     """Stdin closed or a signal arrived while seeding."""
+
+
+class PrefixIndex:
+    """Makes moto's prefix listings cost what S3's cost: proportional to the keys under the prefix.
+
+    moto answers every ListObjects by scanning all keys of the bucket, so a
+    month of one stream on a lake of 100,000 objects costs as much as listing
+    everything. This wraps one backend's ``list_objects`` (which
+    ``list_objects_v2`` calls) so that, for a prefix, moto's own logic runs on
+    a view holding only the keys under it, found by bisection in a sorted list
+    of names that ``put_object`` and ``delete_object`` keep current.
+    """
+
+    def __init__(self, backend: Any) -> None:
+        self._backend = backend
+        self._names: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
+        self._list_objects = backend.list_objects
+        self._put_object = backend.put_object
+        self._delete_object = backend.delete_object
+        backend.list_objects = self.list_objects
+        backend.put_object = self.put_object
+        backend.delete_object = self.delete_object
+
+    def put_object(self, bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> Any:
+        found = self._put_object(bucket_name, key_name, *args, **kwargs)
+        self._forget(bucket_name)
+        return found
+
+    def delete_object(self, bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> Any:
+        found = self._delete_object(bucket_name, key_name, *args, **kwargs)
+        self._forget(bucket_name)
+        return found
+
+    def _forget(self, bucket_name: str) -> None:
+        with self._lock:
+            self._names.pop(bucket_name, None)
+
+    def list_objects(self, bucket: Any, prefix: str | None, *args: Any, **kwargs: Any) -> Any:
+        if not prefix or not hasattr(bucket, "keys"):
+            return self._list_objects(bucket, prefix, *args, **kwargs)
+        with self._lock:
+            names = self._names.get(bucket.name)
+            if names is None or len(names) != len(bucket.keys):
+                names = self._names[bucket.name] = sorted(bucket.keys.keys())
+            low = bisect.bisect_left(names, prefix)
+            high = bisect.bisect_left(names, prefix + "\U0010ffff")
+            view = SimpleNamespace(name=bucket.name, keys={n: bucket.keys[n] for n in names[low:high]})
+        return self._list_objects(view, prefix, *args, **kwargs)
 
 
 class LakeStore:
@@ -48,6 +114,7 @@ class LakeStore:
 
         self._config = config
         self._backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+        PrefixIndex(self._backend)
         self._backend.create_bucket(S3_BUCKET, REGION)
         self._known = set(config.partition_ids())
         self._state: dict[str, str] = {}
@@ -64,7 +131,32 @@ class LakeStore:
                 self._set(pid, wanted[pid])
             for table in self._config.tables:
                 self._write_index(table)
+            self._seed_sample(should_stop)
             return sum(len(keys) for keys in self._keys.values())
+
+    def _seed_sample(self, should_stop: Callable[[], bool]) -> None:
+        """The anonymous sample bucket: the first ``sample_days`` days, no key prefix, no index."""
+        if self._config.sample_days <= 0:
+            return
+        self._backend.create_bucket(SAMPLE_BUCKET, REGION)
+        self._backend.put_bucket_policy(SAMPLE_BUCKET, json.dumps(_PUBLIC_READ).encode())
+        last = self._config.start.toordinal() + self._config.sample_days - 1
+        for pid in self._config.partition_ids():
+            if should_stop():
+                raise SeedingStopped("stopped while seeding")
+            if PartitionKey.from_id(pid).day.toordinal() <= last:
+                for name, payload in object_bytes(self._config, pid):
+                    self._backend.put_object(SAMPLE_BUCKET, sample_key(pid, name), payload)
+
+    def read(self, key: str) -> bytes | None:
+        """The bytes of an object of bucket ``qnt.data`` (for the CloudFront route), or None if absent."""
+        from moto.s3.exceptions import MissingKey
+
+        try:
+            found = self._backend.get_object(S3_BUCKET, key)
+        except MissingKey:
+            return None
+        return None if found is None else bytes(found.value)
 
     def apply(self, faults: DemoFaults) -> None:
         """Bring the objects at rest in line with ``faults`` (corrupt and missing partitions)."""
@@ -156,6 +248,8 @@ def serve(config: DemoLakeConfig, control_token: str) -> int:
         secret_key=config.secret_key,
         apply_at_rest=store.apply,
         control_token=control_token,
+        read_object=store.read,
+        username=config.username,
     )
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
     try:
