@@ -97,7 +97,7 @@ def main() -> None:
     logger.remove()
     work = Path(tempfile.mkdtemp(prefix="rlx-bench-"))
     import_lakeapi(work / "lakeapi-home")
-    config = DemoLakeConfig(days=args.days, size=args.size, tables=("trades", "book"))
+    config = DemoLakeConfig(profile="clean", days=args.days, size=args.size, tables=("trades", "book"))
     request = Request(
         ("trades", "book"),
         ("BINANCE",),

@@ -27,7 +27,7 @@ def lakeapi_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def demo_lake() -> Iterator[DemoLake]:
     """A running demo lake (10 days, tiny size, default seed and credentials) on a free loopback port."""
-    with DemoLake(DemoLakeConfig(days=10, size="tiny")) as lake:
+    with DemoLake(DemoLakeConfig(days=10, size="tiny", profile="clean")) as lake:
         yield lake
 
 

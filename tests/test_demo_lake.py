@@ -133,7 +133,12 @@ def test_objects_match_the_generator(clean_demo_lake: DemoLake) -> None:
 def test_same_seed_serves_identical_bytes_and_split_days(demo_lake: DemoLake, lakeapi: ModuleType) -> None:
     split = f"trades/BINANCE/BTC-USDT/{DAY.isoformat()}"
     config = DemoLakeConfig(
-        days=3, tables=("trades",), symbols=("BTC-USDT",), split_days=(split,), access_key="other-key"
+        profile="clean",
+        days=3,
+        tables=("trades",),
+        symbols=("BTC-USDT",),
+        split_days=(split,),
+        access_key="other-key",
     )
     with DemoLake(config) as other:
         client = s3_client(other)

@@ -27,10 +27,12 @@ from rlx_tui.sources.demo.layout import (
     index_key,
     object_bytes,
     object_key,
+    split_target,
     truncate,
+    zero_row_bytes,
 )
 
-OK, CORRUPT, MISSING = "ok", "corrupt", "missing"
+OK, CORRUPT, MISSING, EMPTY, ZERO_ROWS = "ok", "corrupt", "missing", "empty", "zero_rows"
 
 
 class SeedingStopped(RuntimeError):
@@ -49,7 +51,7 @@ class LakeStore:
         self._backend.create_bucket(S3_BUCKET, REGION)
         self._known = set(config.partition_ids())
         self._state: dict[str, str] = {}
-        self._keys: dict[str, set[str]] = {table: set() for table in config.tables}
+        self._keys: dict[str, set[str]] = {table: set() for table in config.tables or ()}
         self._lock = threading.Lock()
 
     def seed(self, faults: DemoFaults, should_stop: Callable[[], bool] = lambda: False) -> int:
@@ -60,7 +62,7 @@ class LakeStore:
                 if should_stop():
                     raise SeedingStopped("stopped while seeding")
                 self._set(pid, wanted[pid])
-            for table in self._config.tables:
+            for table in self._config.tables or ():
                 self._write_index(table)
             return sum(len(keys) for keys in self._keys.values())
 
@@ -75,14 +77,26 @@ class LakeStore:
                 self._write_index(table)
 
     def _wanted(self, faults: DemoFaults) -> dict[str, str]:
-        unknown = sorted((set(faults.corrupt) | set(faults.missing)) - self._known)
+        """Each partition's state at rest: ok, missing, corrupt, empty or zero_rows (``#object``: one)."""
+        targets = {
+            state: [split_target(e) for e in entries]
+            for state, entries in ((EMPTY, faults.empty), (ZERO_ROWS, faults.zero_rows))
+        }
+        unknown = sorted(
+            ({*faults.corrupt, *faults.missing} | {pid for t in targets.values() for pid, _ in t})
+            - self._known
+        )
         if unknown:
             raise ValueError(f"partitions not in the demo lake: {unknown}")
-        missing, corrupt = set(faults.missing), set(faults.corrupt)
-        return {
-            pid: MISSING if pid in missing else CORRUPT if pid in corrupt else OK
-            for pid in self._config.partition_ids()
-        }
+        wanted = {pid: OK for pid in self._config.partition_ids()}
+        for state, entries in targets.items():
+            for pid, name in entries:
+                wanted[pid] = f"{state}#{name}" if name else state
+        for pid in faults.corrupt:
+            wanted[pid] = CORRUPT
+        for pid in faults.missing:
+            wanted[pid] = MISSING
+        return wanted
 
     def _set(self, pid: str, state: str) -> None:
         table = pid.split("/", 1)[0]
@@ -92,11 +106,17 @@ class LakeStore:
                 if key in self._keys[table]:
                     self._backend.delete_object(S3_BUCKET, key)
                     self._keys[table].discard(key)
-        else:
-            for name, payload in object_bytes(self._config, pid):
-                key = object_key(pid, name)
-                self._backend.put_object(S3_BUCKET, key, truncate(payload) if state == CORRUPT else payload)
-                self._keys[table].add(key)
+            self._state[pid] = state
+            return
+        kind, _, target = state.partition("#")
+        for name, payload in object_bytes(self._config, pid):
+            key = object_key(pid, name)
+            if kind in (EMPTY, ZERO_ROWS) and target in ("", name):
+                payload = b"" if kind == EMPTY else zero_row_bytes(self._config, pid)
+            elif kind == CORRUPT:
+                payload = truncate(payload)
+            self._backend.put_object(S3_BUCKET, key, payload)
+            self._keys[table].add(key)
         self._state[pid] = state
 
     def _write_index(self, table: str) -> None:
@@ -142,7 +162,7 @@ def serve(config: DemoLakeConfig) -> int:
     store = LakeStore(config)
     app = FaultMiddleware(
         DomainDispatcherApplication(create_backend_app),
-        faults=config.faults,
+        faults=config.faults or DemoFaults(),
         seed=config.seed,
         access_key=config.access_key,
         secret_key=config.secret_key,
