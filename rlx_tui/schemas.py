@@ -227,19 +227,37 @@ UNIT_FACTORS: dict[str, int] = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_00
 UNIT_NAMES: dict[str, str] = {"ns": "nanoseconds", "us": "microseconds", "ms": "milliseconds", "s": "seconds"}
 
 
+DAY_NS = 86_400 * NS_PER_S
+
+
+def unit_of(value: int, day_start_ns: int, day_end_ns: int, slack_ns: int = DAY_NS) -> str | None:
+    """The unit (ns, us, ms, s) in which ``value`` falls within ``slack_ns`` of the day, if any."""
+    return fitting_unit(value, value, day_start_ns, day_end_ns, slack_ns)
+
+
+def fitting_unit(
+    low: int, high: int, day_start_ns: int, day_end_ns: int, slack_ns: int = DAY_NS
+) -> str | None:
+    """The first unit (ns, us, ms, s) in which ``low``..``high`` all fall within ``slack_ns`` of the day."""
+    for unit, factor in UNIT_FACTORS.items():
+        if low * factor >= day_start_ns - slack_ns and high * factor < day_end_ns + slack_ns:
+            return unit
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class ColumnTimes:
     """How one time column of a partition was read.
 
     ``unit`` is the unit the stored values were found to be in (``None``: no
     unit fits the partition's day, the values are kept as stored). ``zero_rows``
-    counts values equal to 0 (book_delta_v2 snapshot rows), ``floating`` says the
-    column was stored as floating point (lakeapi truncates those to whole units).
+    counts values equal to 0 (book_delta_v2 snapshot rows). Whether the column was
+    stored as floats (lakeapi truncates those to whole units) is not recorded:
+    lakeapi's DataFrame no longer tells, and both fetch paths write the same file.
     """
 
     unit: str | None = "ns"
     zero_rows: int = 0
-    floating: bool = False
     low: int | None = None  # smallest and largest non-zero value, as stored (ns-interpreted)
     high: int | None = None
 
@@ -251,7 +269,6 @@ class ColumnTimes:
         return {
             "unit": self.unit,
             "zero_rows": self.zero_rows,
-            "floating": self.floating,
             "low": self.low,
             "high": self.high,
         }
@@ -261,7 +278,6 @@ class ColumnTimes:
         return cls(
             unit=data.get("unit"),
             zero_rows=int(data.get("zero_rows") or 0),
-            floating=bool(data.get("floating")),
             low=data.get("low"),
             high=data.get("high"),
         )

@@ -42,6 +42,7 @@ ENV_KEYS: dict[str, str] = {
     "rlx_log_level": "log_level",
     "rlx_demo_size": "demo_size",
     "rlx_demo_days": "demo_days",
+    "rlx_demo_profile": "demo_profile",
 }
 _LINE = re.compile(r"^\s*(export\s+)?[A-Za-z_][A-Za-z0-9_.-]*\s*=")
 
@@ -96,6 +97,7 @@ class Settings:
     log_level: str = "INFO"
     demo_size: str = "tiny"
     demo_days: int = 35
+    demo_profile: str = "realistic"  # or "clean" (see rlx_tui.sources.demo.layout)
     notices: tuple[str, ...] = ()
 
     @property
@@ -257,6 +259,9 @@ def load_settings(
     demo_days = _as_int("demo days", values.get("demo_days", 35))
     if not 1 <= demo_days <= 3660:
         raise SettingsError(f"demo days must be between 1 and 3660, got {demo_days}")
+    demo_profile = str(values.get("demo_profile") or "realistic").lower()
+    if demo_profile not in ("realistic", "clean"):
+        raise SettingsError(f"unknown demo profile {demo_profile!r}: use realistic or clean")
     return Settings(
         source=source,  # type: ignore[arg-type]
         data_dir=data_dir.resolve(),
@@ -268,5 +273,6 @@ def load_settings(
         log_level=log_level,
         demo_size=str(values.get("demo_size", "tiny")),
         demo_days=demo_days,
+        demo_profile=demo_profile,
         notices=tuple(notices),
     )
