@@ -12,6 +12,7 @@ BENCHES = [
     ["validation_bench.py"],
     ["certificate_bench.py"],
     ["tui_lag.py"],
+    ["demo_seed.py"],
 ]
 
 

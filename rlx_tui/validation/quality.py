@@ -123,6 +123,8 @@ def _plan_origin(plan: scan.Plan, key: PartitionKey, timed: pl.Expr | None) -> N
     out_of_day = ~in_day if timed is None else ~in_day & timed
     plan.add("o_min", _only(_o(), timed).min(), "min")
     plan.add("o_max", _only(_o(), timed).max(), "max")
+    plan.add("o_nonzero_min", _o().filter(_o() != 0).min(), "min")  # units are judged without zeros
+    plan.add("o_nonzero_max", _o().filter(_o() != 0).max(), "max")
     if timed is not None:
         plan.add("o_snapshot", (_o() == 0).sum())
     plan.add("o_out_of_day", out_of_day.sum())
@@ -319,7 +321,7 @@ class Evaluator:
         origin_ok = received_ok = False
         if "origin_time" in self.usable:
             self.snapshot_rows()
-            origin_ok = self.time_unit("origin_time", "o_min", "o_max")
+            origin_ok = self.time_unit("origin_time", "o_nonzero_min", "o_nonzero_max")
             if origin_ok:
                 self.rec.first_ns, self.rec.last_ns = self.a["o_min"], self.a["o_max"]
                 self.out_of_day()
@@ -459,7 +461,8 @@ class Evaluator:
             self.rec.record("all.out_of_day", 0, limit)
             return
         start, end = self.key.day_bounds_ns()
-        spill_ns = max(start - (self.a["o_min"] or start), (self.a["o_max"] or end) - end, 0)
+        low, high = self.a["o_min"], self.a["o_max"]  # an origin time of 0 is a value, not "unknown"
+        spill_ns = max(start - (start if low is None else low), (end if high is None else high) - end, 0)
         spill = spill_ns / NS
         severity = Severity.WARNING if spill <= limit else Severity.ERROR
         text = (

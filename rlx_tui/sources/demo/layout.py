@@ -116,7 +116,8 @@ class DemoStream:
     """One (table, exchange, symbol) the realistic profile serves, and how its days look.
 
     ``rows``: rows per day as a share of the size's rows for the table;
-    ``first_day``: day offset where the stream starts (tables start at different dates);
+    ``first_day``: day offset where the stream starts; negative: that many days before the end
+    (tables and symbols start at different dates at the real service too);
     ``day_traits``: per day offset, traits replacing ``traits`` (planted data defects).
     """
 
@@ -153,11 +154,11 @@ REALISTIC_STREAMS: tuple[DemoStream, ...] = (
         Traits(snapshot=_SNAP),
         day_traits=((3, Traits(snapshot=_SNAP, outage=(10.0, 13.0))),),
     ),
-    DemoStream("book_delta", "BINANCE", "BTC-USDT", rows=0.5),
+    DemoStream("book_delta", "BINANCE", "BTC-USDT", rows=0.5, first_day=-14),
     DemoStream("level_1", "BINANCE", "BTC-USDT"),
     DemoStream("candles", "BINANCE", "BTC-USDT"),
-    DemoStream("book_1m", "BINANCE", "BTC-USDT", rows=0.25, first_day=-14),
-    DemoStream("deep_book_1m", "BINANCE", "BTC-USDT", rows=0.25, first_day=-14),
+    DemoStream("book_1m", "BINANCE", "BTC-USDT", rows=0.25, first_day=-10),
+    DemoStream("deep_book_1m", "BINANCE", "BTC-USDT", rows=0.25, first_day=-7),
     DemoStream("trades", "BINANCE_FUTURES", "BTC-USDT-PERP"),
     DemoStream("funding", "BINANCE_FUTURES", "BTC-USDT-PERP", rows=0.5),
     DemoStream("funding", "BINANCE_FUTURES", "ETH-USDT-PERP", Traits(funding_unit="ns"), rows=0.5),
@@ -175,9 +176,9 @@ REALISTIC_STREAMS: tuple[DemoStream, ...] = (
         day_traits=((4, Traits(snapshot=_SNAP, mixed_units=True)),),
     ),
     DemoStream("trades", "KUCOIN", "BTC-USDT", rows=0.5),
-    DemoStream("trades_mpid", "SERUM", "stSOL-USDC"),
-    DemoStream("trades_mpid", "SERUM", "mSOL-USDC", _THIN, rows=0.1),
-    DemoStream("level_1", "SERUM", "mSOL-USDC", _THIN, rows=0.1),
+    DemoStream("trades_mpid", "SERUM", "stSOL-USDC", first_day=-14),
+    DemoStream("trades_mpid", "SERUM", "mSOL-USDC", _THIN, rows=0.1, first_day=-14),
+    DemoStream("level_1", "SERUM", "mSOL-USDC", _THIN, rows=0.1, first_day=-14),
     DemoStream("trades", "ASCENDEX", "FTRB-USDT", _THIN, rows=0.02),
     DemoStream("level_1", "ASCENDEX", "FTRB-USDT", _THIN, rows=0.15),
     DemoStream("book", "ASCENDEX", "FTRB-USDT", Traits(thin=True, deep_nan=True), rows=0.1),

@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from rlx_tui.sources.demo.layout import (
     REGION,
@@ -33,6 +34,8 @@ from rlx_tui.sources.demo.layout import (
 )
 
 OK, CORRUPT, MISSING, EMPTY, ZERO_ROWS = "ok", "corrupt", "missing", "empty", "zero_rows"
+SEED_THREADS = 2  # generate and encode objects on two threads while the puts stay in order
+SEED_WINDOW = 32  # partitions generated ahead of the puts, at most
 
 
 class SeedingStopped(RuntimeError):
@@ -55,13 +58,20 @@ class LakeStore:
         self._lock = threading.Lock()
 
     def seed(self, faults: DemoFaults, should_stop: Callable[[], bool] = lambda: False) -> int:
-        """Put every partition (one object at a time) and the indexes; return the objects put."""
+        """Put every partition and the indexes; return the objects put.
+
+        Objects are generated and encoded on two threads (numpy and parquet encoding
+        release the GIL), a bounded window ahead of the puts, which stay in order.
+        """
         wanted = self._wanted(faults)
-        with self._lock:
-            for pid in self._config.partition_ids():
-                if should_stop():
-                    raise SeedingStopped("stopped while seeding")
-                self._set(pid, wanted[pid])
+        pids = self._config.partition_ids()
+        with self._lock, ThreadPoolExecutor(max_workers=SEED_THREADS) as pool:
+            for offset in range(0, len(pids), SEED_WINDOW):
+                window = pids[offset : offset + SEED_WINDOW]
+                for pid, payloads in zip(window, pool.map(lambda p: self._payloads(p, wanted[p]), window), strict=True):
+                    if should_stop():
+                        raise SeedingStopped("stopped while seeding")
+                    self._put(pid, wanted[pid], payloads)
             for table in self._config.tables or ():
                 self._write_index(table)
             return sum(len(keys) for keys in self._keys.values())
@@ -98,7 +108,21 @@ class LakeStore:
             wanted[pid] = MISSING
         return wanted
 
-    def _set(self, pid: str, state: str) -> None:
+    def _payloads(self, pid: str, state: str) -> list[tuple[str, bytes]]:
+        """(key, bytes) of every object of ``pid`` in ``state`` (none when missing)."""
+        if state == MISSING:
+            return []
+        kind, _, target = state.partition("#")
+        out = []
+        for name, payload in object_bytes(self._config, pid):
+            if kind in (EMPTY, ZERO_ROWS) and target in ("", name):
+                payload = b"" if kind == EMPTY else zero_row_bytes(self._config, pid)
+            elif kind == CORRUPT:
+                payload = truncate(payload)
+            out.append((object_key(pid, name), payload))
+        return out
+
+    def _put(self, pid: str, state: str, payloads: list[tuple[str, bytes]]) -> None:
         table = pid.split("/", 1)[0]
         if state == MISSING:
             for name in self._config.object_names(pid):
@@ -106,18 +130,13 @@ class LakeStore:
                 if key in self._keys[table]:
                     self._backend.delete_object(S3_BUCKET, key)
                     self._keys[table].discard(key)
-            self._state[pid] = state
-            return
-        kind, _, target = state.partition("#")
-        for name, payload in object_bytes(self._config, pid):
-            key = object_key(pid, name)
-            if kind in (EMPTY, ZERO_ROWS) and target in ("", name):
-                payload = b"" if kind == EMPTY else zero_row_bytes(self._config, pid)
-            elif kind == CORRUPT:
-                payload = truncate(payload)
+        for key, payload in payloads:
             self._backend.put_object(S3_BUCKET, key, payload)
             self._keys[table].add(key)
         self._state[pid] = state
+
+    def _set(self, pid: str, state: str) -> None:
+        self._put(pid, state, self._payloads(pid, state))
 
     def _write_index(self, table: str) -> None:
         self._backend.put_object(S3_BUCKET, index_key(table), encode_index(sorted(self._keys[table])))
