@@ -427,7 +427,7 @@ def to_canonical(
         columns[new_name] = column
     rows = data.num_rows
     for name, value in (("exchange", exchange), ("symbol", symbol)):
-        columns[name] = pa.array([value] * rows, pa.string())  # the partition's, as lakeapi sets them
+        columns[name] = pa.repeat(pa.scalar(value, pa.string()), rows)  # the partition's, as in lakeapi
     fields: list[pa.Field] = []
     arrays: list[pa.ChunkedArray | pa.Array] = []
     for name, column in columns.items():

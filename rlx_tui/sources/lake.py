@@ -540,8 +540,9 @@ class LakeSource:
         for batch in self._read_batches(key, ref, source_copy, wanted):
             if cancel.is_set():
                 raise Cancelled(str(key))
-            stats.add(pa.Table.from_batches([batch]))
-            batches.append(summarize(key.table, ref.key, pa.Table.from_batches([batch])))
+            part = pa.Table.from_batches([batch])
+            stats.add(part)
+            batches.append(summarize(key.table, ref.key, part))
         rows = sum(s.rows for s in batches)
         firsts = [s.first_origin_ns for s in batches if s.first_origin_ns is not None]
         sequences = [s.first_sequence for s in batches if s.first_sequence is not None]
@@ -566,6 +567,7 @@ class LakeSource:
         empty = [ref for ref, summary in zip(objects, summaries, strict=True) if summary.rows == 0]
         if empty:
             raise self._empty(key, empty, "holds no rows" if len(empty) == 1 else "hold no rows")
+        pa.default_memory_pool().release_unused()  # what the first pass decoded, before the second
         plan, float_funding = stats.plan(*key.day_bounds_ns())
         order = object_order(summaries)
         path = dest_dir / DATA_FILE

@@ -68,7 +68,8 @@ class LakeStore:
         with self._lock, ThreadPoolExecutor(max_workers=SEED_THREADS) as pool:
             for offset in range(0, len(pids), SEED_WINDOW):
                 window = pids[offset : offset + SEED_WINDOW]
-                for pid, payloads in zip(window, pool.map(lambda p: self._payloads(p, wanted[p]), window), strict=True):
+                made = pool.map(lambda p: self._payloads(p, wanted[p]), window)
+                for pid, payloads in zip(window, made, strict=True):
                     if should_stop():
                         raise SeedingStopped("stopped while seeding")
                     self._put(pid, wanted[pid], payloads)
