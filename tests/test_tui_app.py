@@ -281,7 +281,9 @@ async def test_unreachable_source_says_what_to_check(tmp_path: Path) -> None:
 
 
 async def test_pause_stop_and_resume_with_keys(clean_demo_lake: DemoLake, tmp_path: Path) -> None:
-    clean_demo_lake.set_faults(slow_seconds=0.2)
+    # Each round of two partitions must outlast the dashboard's reaction to a key (about 0.5 s on a
+    # loaded 2-core machine), or the second pause can come after the last partitions started.
+    clean_demo_lake.set_faults(slow_seconds=0.5)
     app = make_app(clean_demo_lake, tmp_path / "data")
     try:
         async with app.run_test(size=SIZE) as pilot:
