@@ -177,7 +177,7 @@ def main() -> int:
 
     from rlx_tui.sources.demo.lake import DemoLake, DemoLakeConfig
 
-    config = DemoLakeConfig(days=args.days, size=args.size, tables=TABLES, symbols=SYMBOLS)
+    config = DemoLakeConfig(profile="clean", days=args.days, size=args.size, tables=TABLES, symbols=SYMBOLS)
     start, end = config.start, config.end
     count = len(TABLES) * len(SYMBOLS) * args.days
     rows = [r.strip() for r in args.rows.split(",") if r.strip()]

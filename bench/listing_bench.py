@@ -128,6 +128,7 @@ def main() -> int:
     import_lakeapi(work / "lakeapi-home")
     start = dt.date(2022, 1, 1)
     config = DemoLakeConfig(
+        profile="clean",
         start=start,
         days=args.years * 365,
         symbols=SYMBOLS[: args.symbols],

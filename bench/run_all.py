@@ -14,6 +14,7 @@ BENCHES = [
     ["tui_lag.py"],
     ["tui_memory.py"],
     ["listing_bench.py"],
+    ["demo_seed.py"],
 ]
 
 

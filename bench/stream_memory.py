@@ -71,6 +71,7 @@ def main() -> None:
     from rlx_tui.sources.demo.lake import DemoLake, DemoLakeConfig
 
     config = DemoLakeConfig(
+        profile="clean",
         days=1,
         tables=("book_delta_v2",),
         symbols=("BTC-USDT",),

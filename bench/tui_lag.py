@@ -127,7 +127,7 @@ def main() -> int:
     logger.remove()  # the app's own sink mirrors the log into its (headless) log panel
     with (
         tempfile.TemporaryDirectory(prefix="rlx-tui-lag-") as tmp,
-        DemoLake(DemoLakeConfig(days=args.days, size=args.size)) as lake,
+        DemoLake(DemoLakeConfig(profile="clean", days=args.days, size=args.size)) as lake,
     ):
         return asyncio.run(measure(args, lake, Path(tmp) / "data"))
 

@@ -179,7 +179,7 @@ def main() -> int:
         source_tasks.freeze_heap = bare_freeze
     with (
         tempfile.TemporaryDirectory(prefix="rlx-tui-memory-") as tmp,
-        DemoLake(DemoLakeConfig(days=args.days * args.runs, size=args.size)) as lake,
+        DemoLake(DemoLakeConfig(profile="clean", days=args.days * args.runs, size=args.size)) as lake,
     ):
         return asyncio.run(measure(args, lake, Path(tmp) / "data"))
 

@@ -14,7 +14,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+# The tables offered first and requested by default. Not a limit: any table the source lists
+# (LAKE_TABLES below, or any other safe name) can be fetched, validated and certified.
 KNOWN_TABLES: tuple[str, ...] = ("trades", "book", "book_delta_v2")
+# Every table lakeapi 0.22.3's DataType names, plus those Crypto Lake's data page lists.
+LAKE_TABLES: tuple[str, ...] = (
+    *KNOWN_TABLES,
+    "level_1",
+    "candles",
+    "funding",
+    "open_interest",
+    "liquidations",
+    "trades_mpid",
+    "book_delta",
+    "book_1m",
+    "deep_book_1m",
+)
 
 # Names that become path components: letters, digits and a few separators; no
 # leading dot, so neither "." nor ".." nor hidden files can be produced.

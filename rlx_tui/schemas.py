@@ -1,149 +1,443 @@
-"""Data contracts: Crypto Lake's raw columns and rlx-tui's canonical ready schema.
+"""Data contracts: Crypto Lake's raw columns per table and rlx-tui's ready (canonical) schema.
 
-Ready files use lakeapi's column names (``quantity``, ``trade_id``,
-``origin_time``, ``received_time``), timestamps as UTC nanoseconds, plain
-strings for categorical columns, and carry ``exchange`` and ``symbol`` so a
-file is self-describing. Both fetch paths (lakeapi's DataFrame and the
-streaming row-group path over raw objects) converge on this one schema.
+A ready file means what lakeapi's ``load_data`` means: lakeapi's own renames,
+applied per table exactly as lakeapi 0.22.3 applies them (``main.py`` ~210-224):
+
+* ``amount`` -> ``quantity``, ``receipt_timestamp`` -> ``received_time`` and
+  ``timestamp`` -> ``origin_time`` wherever present;
+* ``id`` -> ``trade_id`` only on ``trades`` (``liquidations`` and ``trades_mpid``
+  keep ``id``);
+* ``next_funding_time`` read as seconds, with lakeapi's nanosecond fallback;
+
+times as UTC nanoseconds (``timestamp[ns, UTC]``), plain strings for
+categorical columns, the raw column order kept (Crypto Lake's own converters
+read columns by position) and ``exchange``/``symbol`` appended, as lakeapi's
+dataset read appends its partition columns. Both fetch paths converge on this.
+
+Contracts exist for the tables whose real column list is documented (see
+``CONTRACTS``); every other table lakeapi names is passed through with its own
+columns and validated by the generic contract (time columns, nulls, day
+coverage, row count, integrity).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
 import pyarrow as pa
+import pyarrow.compute as pc
 
 BOOK_LEVELS = 20
 TS = pa.timestamp("ns", tz="UTC")
+NS_PER_S = 1_000_000_000
 
-# lakeapi's renames, applied to raw object columns.
+# lakeapi's renames for every table; "id" only for trades (see ``renames``).
 RAW_TO_CANONICAL: dict[str, str] = {
     "amount": "quantity",
-    "id": "trade_id",
-    "timestamp": "origin_time",
     "receipt_timestamp": "received_time",
+    "timestamp": "origin_time",
 }
+TRADES_ONLY_RENAMES: dict[str, str] = {"id": "trade_id"}
 TIME_COLUMNS = ("origin_time", "received_time")
+FUNDING_TIME = "next_funding_time"
 PARTITION_COLUMNS = ("exchange", "symbol")
+# The ready file's schema metadata key holding how times were read (see ``ready_metadata``).
+METADATA_KEY = b"rlx.times"
 
 
-def _book_fields(raw: bool) -> list[pa.Field]:
+def renames(table: str) -> dict[str, str]:
+    """lakeapi's column renames for ``table`` (raw name -> ready name)."""
+    return {**RAW_TO_CANONICAL, **TRADES_ONLY_RENAMES} if table == "trades" else dict(RAW_TO_CANONICAL)
+
+
+@dataclass(frozen=True, slots=True)
+class TableContract:
+    """What is known about one table: its raw columns in the real order, and where that is documented.
+
+    ``snapshot_zero_origin``: rows whose origin time is 0 are order-book snapshot rows
+    (book_delta_v2: Crypto Lake's converter marks snapshots by that zero).
+    ``required``: ready columns that must never be null or NaN.
+    """
+
+    table: str
+    raw: pa.Schema
+    source: str
+    required: tuple[str, ...] = ()
+    snapshot_zero_origin: bool = False
+    ready: pa.Schema = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ready", _ready_schema(self.table, self.raw))
+
+
+def _ready_type(name: str, typ: pa.DataType) -> pa.DataType:
+    return TS if name in (*TIME_COLUMNS, FUNDING_TIME) else typ
+
+
+def _ready_schema(table: str, raw: pa.Schema) -> pa.Schema:
+    names = renames(table)
+    fields = [
+        pa.field(names.get(f.name, f.name), _ready_type(names.get(f.name, f.name), f.type)) for f in raw
+    ]
+    return pa.schema([*fields, pa.field("exchange", pa.string()), pa.field("symbol", pa.string())])
+
+
+def _times() -> list[pa.Field]:
+    return [pa.field("timestamp", pa.int64()), pa.field("receipt_timestamp", pa.int64())]
+
+
+def _levels(side: str, count: int) -> list[pa.Field]:
     fields: list[pa.Field] = []
-    for side in ("bid", "ask"):
-        fields += [pa.field(f"{side}_{i}_price", pa.float64()) for i in range(BOOK_LEVELS)]
-        fields += [pa.field(f"{side}_{i}_size", pa.float64()) for i in range(BOOK_LEVELS)]
-    fields.append(pa.field("sequence_number", pa.int64()))
-    fields += _time_fields(raw)
+    for i in range(count):
+        fields += [pa.field(f"{side}_{i}_price", pa.float64()), pa.field(f"{side}_{i}_size", pa.float64())]
     return fields
 
 
-def _time_fields(raw: bool) -> list[pa.Field]:
-    if raw:
-        return [pa.field("timestamp", pa.int64()), pa.field("receipt_timestamp", pa.int64())]
-    return [pa.field("origin_time", TS), pa.field("received_time", TS)]
+_TIMES_AND_KEYS = ("origin_time", "received_time", "exchange", "symbol")
 
-
-def _partition_fields() -> list[pa.Field]:
-    return [pa.field("exchange", pa.string()), pa.field("symbol", pa.string())]
-
-
-RAW_SCHEMAS: dict[str, pa.Schema] = {
-    "trades": pa.schema(
-        [
-            pa.field("side", pa.string()),
-            pa.field("amount", pa.float64()),
-            pa.field("price", pa.float64()),
-            pa.field("id", pa.int64()),
-            *_time_fields(raw=True),
-        ]
-    ),
-    "book": pa.schema(_book_fields(raw=True)),
-    "book_delta_v2": pa.schema(
-        [
-            pa.field("side_is_bid", pa.bool_()),
-            pa.field("price", pa.float64()),
-            pa.field("size", pa.float64()),
-            pa.field("sequence_number", pa.int64()),
-            *_time_fields(raw=True),
-        ]
-    ),
+CONTRACTS: dict[str, TableContract] = {
+    contract.table: contract
+    for contract in (
+        TableContract(
+            "trades",
+            pa.schema(
+                [
+                    pa.field("side", pa.string()),
+                    pa.field("amount", pa.float64()),
+                    pa.field("price", pa.float64()),
+                    pa.field("id", pa.int64()),
+                    *_times(),
+                ]
+            ),
+            source="Crypto Lake's lake_to_hftbacktest.py reads side, quantity, price by position 0-2 and "
+            "the times at 4-5; lakeapi renames amount and id",
+            required=("side", "quantity", "price", "trade_id", *_TIMES_AND_KEYS),
+        ),
+        TableContract(
+            "book",
+            pa.schema(
+                [
+                    *_times(),
+                    pa.field("sequence_number", pa.int64()),
+                    *_levels("bid", BOOK_LEVELS),
+                    *_levels("ask", BOOK_LEVELS),
+                ]
+            ),
+            source="Crypto Lake's notebook output (origin_time, received_time, sequence_number, bid_0_price, "
+            "bid_0_size, bid_1_price, ... ask_19_size; 83 columns) and lake_to_hftbacktest.py, which reads "
+            "level i of side s at 3 + 2i + 40s",
+            required=("sequence_number", *_TIMES_AND_KEYS),
+        ),
+        TableContract(
+            "book_delta_v2",
+            pa.schema(
+                [
+                    *_times(),
+                    pa.field("sequence_number", pa.int64()),
+                    pa.field("side_is_bid", pa.bool_()),
+                    pa.field("price", pa.float64()),
+                    pa.field("size", pa.float64()),
+                ]
+            ),
+            source="lake_to_hftbacktest.py: origin time 0 marks snapshot rows, side_is_bid at 3, "
+            "price at 4, size at 5",
+            required=("sequence_number", "side_is_bid", "price", "size", *_TIMES_AND_KEYS),
+            snapshot_zero_origin=True,
+        ),
+        TableContract(
+            "level_1",
+            pa.schema([*_levels("bid", 1), *_levels("ask", 1), *_times()]),
+            source="LAKEAPI-NOTES (cryptofeed names: bid_0_price, bid_0_size, ask_0_price, ask_0_size, "
+            "times); an empty side of a thin market is NaN, so prices are not required",
+            required=_TIMES_AND_KEYS,
+        ),
+        TableContract(
+            "funding",
+            pa.schema(
+                [
+                    pa.field("mark_price", pa.float64()),
+                    pa.field("rate", pa.float64()),
+                    pa.field("predicted_rate", pa.float64()),
+                    pa.field("next_funding_time", pa.int64()),
+                    *_times(),
+                ]
+            ),
+            source="LAKEAPI-NOTES (cryptofeed names); next_funding_time in seconds, nanoseconds in old files",
+            required=("mark_price", "rate", *_TIMES_AND_KEYS),
+        ),
+        TableContract(
+            "candles",
+            pa.schema(
+                [
+                    pa.field("timestamp", pa.int64()),
+                    pa.field("open", pa.float64()),
+                    pa.field("high", pa.float64()),
+                    pa.field("low", pa.float64()),
+                    pa.field("close", pa.float64()),
+                    pa.field("volume", pa.float64()),
+                    pa.field("trades", pa.int64()),
+                    pa.field("receipt_timestamp", pa.int64()),
+                    pa.field("start", pa.float64()),
+                    pa.field("stop", pa.float64()),
+                ]
+            ),
+            source="Crypto Lake's twitter_analysis notebook output: origin_time, open, high, low, close, "
+            "volume, trades, received_time, start, stop (start/stop in float seconds, not converted)",
+            required=("open", "high", "low", "close", "volume", *_TIMES_AND_KEYS),
+        ),
+    )
 }
 
-CANONICAL_SCHEMAS: dict[str, pa.Schema] = {
-    "trades": pa.schema(
-        [
-            pa.field("side", pa.string()),
-            pa.field("quantity", pa.float64()),
-            pa.field("price", pa.float64()),
-            pa.field("trade_id", pa.int64()),
-            *_time_fields(raw=False),
-            *_partition_fields(),
-        ]
-    ),
-    "book": pa.schema([*_book_fields(raw=False), *_partition_fields()]),
-    "book_delta_v2": pa.schema(
-        [
-            pa.field("side_is_bid", pa.bool_()),
-            pa.field("price", pa.float64()),
-            pa.field("size", pa.float64()),
-            pa.field("sequence_number", pa.int64()),
-            *_time_fields(raw=False),
-            *_partition_fields(),
-        ]
-    ),
-}
+# Kept for callers that index by table (the ready schema of every table with a contract).
+RAW_SCHEMAS: dict[str, pa.Schema] = {name: c.raw for name, c in CONTRACTS.items()}
+CANONICAL_SCHEMAS: dict[str, pa.Schema] = {name: c.ready for name, c in CONTRACTS.items()}
+GENERIC_REQUIRED = _TIMES_AND_KEYS
+
+
+def contract(table: str) -> TableContract | None:
+    """The contract of ``table``, or None for tables validated by the generic contract only."""
+    return CONTRACTS.get(table)
 
 
 def canonical_schema(table: str) -> pa.Schema | None:
-    """The ready schema of a known table, or None for tables rlx-tui only passes through."""
-    return CANONICAL_SCHEMAS.get(table)
+    """The ready schema of a table with a contract, or None for tables passed through."""
+    known = CONTRACTS.get(table)
+    return known.ready if known else None
 
 
-def _as_utc_timestamp(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+def required_columns(table: str) -> tuple[str, ...]:
+    """Ready columns that must never be null or NaN."""
+    known = CONTRACTS.get(table)
+    return known.required if known else GENERIC_REQUIRED
+
+
+def snapshot_rows_possible(table: str) -> bool:
+    """True when rows with origin time 0 are snapshot rows (data, not defects)."""
+    known = CONTRACTS.get(table)
+    return bool(known and known.snapshot_zero_origin)
+
+
+# -- how a column's times were read ----------------------------------------------------------------
+
+
+UNIT_FACTORS: dict[str, int] = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
+UNIT_NAMES: dict[str, str] = {"ns": "nanoseconds", "us": "microseconds", "ms": "milliseconds", "s": "seconds"}
+
+
+DAY_NS = 86_400 * NS_PER_S
+
+
+def unit_of(value: int, day_start_ns: int, day_end_ns: int, slack_ns: int = DAY_NS) -> str | None:
+    """The unit (ns, us, ms, s) in which ``value`` falls within ``slack_ns`` of the day, if any."""
+    return fitting_unit(value, value, day_start_ns, day_end_ns, slack_ns)
+
+
+def fitting_unit(
+    low: int, high: int, day_start_ns: int, day_end_ns: int, slack_ns: int = DAY_NS
+) -> str | None:
+    """The first unit (ns, us, ms, s) in which ``low``..``high`` all fall within ``slack_ns`` of the day."""
+    for unit, factor in UNIT_FACTORS.items():
+        if low * factor >= day_start_ns - slack_ns and high * factor < day_end_ns + slack_ns:
+            return unit
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnTimes:
+    """How one time column of a partition was read.
+
+    ``unit`` is the unit the stored values were found to be in (``None``: no
+    unit fits the partition's day, the values are kept as stored). ``zero_rows``
+    counts values equal to 0 (book_delta_v2 snapshot rows). Whether the column was
+    stored as floats (lakeapi truncates those to whole units) is not recorded:
+    lakeapi's DataFrame no longer tells, and both fetch paths write the same file.
+    """
+
+    unit: str | None = "ns"
+    zero_rows: int = 0
+    low: int | None = None  # smallest and largest non-zero value, as stored (ns-interpreted)
+    high: int | None = None
+
+    @property
+    def factor(self) -> int:
+        return UNIT_FACTORS.get(self.unit or "ns", 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit,
+            "zero_rows": self.zero_rows,
+            "low": self.low,
+            "high": self.high,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ColumnTimes:
+        return cls(
+            unit=data.get("unit"),
+            zero_rows=int(data.get("zero_rows") or 0),
+            low=data.get("low"),
+            high=data.get("high"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TimePlan:
+    """How every time column of one partition is read: units per column, and next_funding_time's unit."""
+
+    columns: dict[str, ColumnTimes] = field(default_factory=dict)
+    funding_unit: str | None = None  # "s" or "ns" (lakeapi's fallback), None without the column
+
+    def to_json(self) -> bytes:
+        payload = {"columns": {k: v.to_dict() for k, v in sorted(self.columns.items())}}
+        if self.funding_unit:
+            payload["next_funding_time"] = self.funding_unit
+        return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes | None) -> TimePlan | None:
+        if not raw:
+            return None
+        try:
+            data = json.loads(raw)
+            columns = {k: ColumnTimes.from_dict(v) for k, v in (data.get("columns") or {}).items()}
+            return cls(columns=columns, funding_unit=data.get("next_funding_time"))
+        except (ValueError, TypeError, AttributeError):
+            return None
+
+
+def ready_metadata(schema: pa.Schema) -> TimePlan | None:
+    """The :class:`TimePlan` a ready file was written with (None for files without one)."""
+    return TimePlan.from_json((schema.metadata or {}).get(METADATA_KEY))
+
+
+# -- conversion to the ready schema ----------------------------------------------------------------
+
+_INT64_MAX = (1 << 63) - 1
+_SECONDS_LIMIT = _INT64_MAX // NS_PER_S  # pandas' bound for unit="s" (Timestamp.max in seconds)
+
+
+def funding_unit_for(values: pa.Array | pa.ChunkedArray) -> str:
+    """lakeapi's rule for integer next_funding_time: seconds, unless a value overflows as seconds, then ns.
+
+    lakeapi calls ``pd.to_datetime(unit="s")`` on the whole column and falls back to
+    ``unit="ns"`` on ``OutOfBoundsDatetime``. With its pandas extension dtypes
+    (nullable ``Int64``) pandas 2 never raises there (it returns ``datetime64[s]``
+    in the year 5e10), so the fallback is applied here, on the integers themselves.
+    """
+    largest = pc.max(pc.abs_checked(values.cast(pa.int64()))).as_py()
+    return "ns" if largest is not None and largest > _SECONDS_LIMIT else "s"
+
+
+def _integers(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Int64 values of an integer or timestamp column (timestamps: their stored integers)."""
+    return column.cast(pa.int64())
+
+
+def _funding_times(column: pa.ChunkedArray | pa.Array, unit: str | None) -> pa.ChunkedArray | pa.Array:
+    typ = column.type
+    if pa.types.is_timestamp(typ) and typ.unit == "ns":  # lakeapi (float input) already converted it
+        return column.cast(pa.timestamp("ns")).cast(TS) if typ.tz is None else column.cast(TS)
+    if pa.types.is_integer(typ) or (pa.types.is_timestamp(typ) and typ.unit == "s"):
+        ints = _integers(column)
+        unit = unit or funding_unit_for(ints)
+        if unit == "s":
+            ints = pc.multiply_checked(ints, NS_PER_S)
+        return ints.cast(pa.timestamp("ns")).cast(TS)
+    return _as_utc(column)
+
+
+def _as_utc(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     typ = column.type
     if pa.types.is_integer(typ):
-        return column.cast(pa.int64()).cast(TS)
+        return column.cast(pa.int64()).cast(pa.timestamp("ns")).cast(TS)
     if pa.types.is_timestamp(typ):
-        if typ.tz is None:  # lakeapi's pandas output is tz-naive UTC
-            return column.cast(pa.timestamp("ns")).cast(TS)
-        return column.cast(TS)
+        naive = column if typ.tz is None else column.cast(pa.timestamp(typ.unit))
+        return naive.cast(pa.timestamp("ns")).cast(TS)  # lakeapi's pandas output is tz-naive UTC
     return column
 
 
-def to_canonical(table: str, data: pa.Table, exchange: str, symbol: str) -> pa.Table:
+def _scaled_times(
+    column: pa.ChunkedArray | pa.Array, times: ColumnTimes | None
+) -> pa.ChunkedArray | pa.Array:
+    """A time column in UTC ns: stored integers (ns-interpreted) times the column's unit factor."""
+    column = _as_utc(column)
+    if times is None or times.factor == 1 or not pa.types.is_timestamp(column.type):
+        return column
+    ints = pc.multiply_checked(column.cast(pa.int64()), times.factor)
+    return ints.cast(pa.timestamp("ns")).cast(TS)
+
+
+def _nan_as_null(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """NaN stored as null, as lakeapi's DataFrame gives it (pandas has one NaN for both; pyarrow reads
+    it back as null), so both fetch paths agree. Validation counts nulls and NaN alike."""
+    nan = pc.is_nan(column)
+    if not pc.any(nan).as_py():
+        return column
+    return pc.if_else(nan, pa.scalar(None, column.type), column)
+
+
+def _plain(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Dictionaries decoded, large and view strings as plain strings, NaN as null, timestamps as UTC ns."""
+    typ = column.type
+    if pa.types.is_floating(typ):
+        return _nan_as_null(column)
+    if pa.types.is_dictionary(typ):
+        column = column.cast(typ.value_type)
+        typ = column.type
+    if typ in (pa.large_string(), pa.string_view()):
+        return column.cast(pa.string())
+    if pa.types.is_timestamp(typ):
+        return _as_utc(column)
+    return column
+
+
+def to_canonical(
+    table: str, data: pa.Table, exchange: str, symbol: str, plan: TimePlan | None = None
+) -> pa.Table:
     """Convert raw-layout or lakeapi-layout data of one partition to the ready schema.
 
-    Renames raw columns, turns timestamps into UTC nanoseconds, decodes
-    dictionary (categorical) columns, adds ``exchange``/``symbol`` when absent
-    and drops the ``dt`` partition column. Known tables are reordered and cast
-    to their canonical schema; a column that cannot be cast raises
-    ``pyarrow.ArrowInvalid`` with its name.
+    Renames columns as lakeapi does for ``table``, reads times as UTC
+    nanoseconds (scaled by ``plan``'s unit per column when given, and recorded
+    in the schema metadata), decodes dictionary (categorical) columns, sets
+    ``exchange``/``symbol`` to the partition's (as lakeapi's dataset read does;
+    appended at the end when absent) and drops ``dt`` and pandas index columns.
+    The column order is the data's own. Columns of the table's contract are cast
+    to their ready type; a column that cannot be cast raises
+    ``pyarrow.ArrowInvalid`` naming it. Columns outside the contract are kept
+    (validation names them).
     """
+    names = renames(table)
+    plan = plan or TimePlan()
+    known = canonical_schema(table)
     columns: dict[str, pa.ChunkedArray | pa.Array] = {}
     for name, column in zip(data.column_names, data.columns, strict=True):
         if name == "dt" or name.startswith("__index_level_"):
             continue
-        new_name = RAW_TO_CANONICAL.get(name, name)
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
+        new_name = names.get(name, name)
+        column = _plain(column) if not pa.types.is_timestamp(column.type) else column
         if new_name in TIME_COLUMNS:
-            column = _as_utc_timestamp(column)
+            column = _scaled_times(column, plan.columns.get(new_name))
+        elif new_name == FUNDING_TIME:
+            column = _funding_times(column, plan.funding_unit)
+        elif pa.types.is_timestamp(column.type):
+            column = _as_utc(column)
         columns[new_name] = column
     rows = data.num_rows
     for name, value in (("exchange", exchange), ("symbol", symbol)):
-        if name not in columns:
-            columns[name] = pa.array([value] * rows, pa.string())
-    schema = canonical_schema(table)
-    if schema is None:
-        return pa.table(columns)
-    arrays = []
-    for fld in schema:
-        if fld.name not in columns:
-            raise pa.ArrowInvalid(f"column {fld.name!r} missing from {table} data")
-        try:
-            arrays.append(columns[fld.name].cast(fld.type))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise pa.ArrowInvalid(f"column {fld.name!r} cannot be read as {fld.type}: {exc}") from exc
-    extra = [name for name in columns if schema.get_field_index(name) < 0]
-    table_out = pa.Table.from_arrays(arrays, schema=schema)
-    for name in extra:  # kept, so validation can name it (extra column = warning)
-        table_out = table_out.append_column(name, columns[name])
-    return table_out
+        columns[name] = pa.repeat(pa.scalar(value, pa.string()), rows)  # the partition's, as in lakeapi
+    fields: list[pa.Field] = []
+    arrays: list[pa.ChunkedArray | pa.Array] = []
+    for name, column in columns.items():
+        wanted = known.field(name).type if known is not None and known.get_field_index(name) >= 0 else None
+        if wanted is not None and column.type != wanted:
+            try:
+                column = column.cast(wanted)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise pa.ArrowInvalid(f"column {name!r} cannot be read as {wanted}: {exc}") from exc
+        fields.append(pa.field(name, column.type))
+        arrays.append(column)
+    metadata = {METADATA_KEY: plan.to_json()} if plan.columns or plan.funding_unit else None
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=metadata))

@@ -58,6 +58,7 @@ ENV_KEYS: dict[str, str] = {
     "rlx_usage_url": "usage_url",
     "rlx_max_gb": "max_gb",
     "rlx_listing_ttl_seconds": "listing_ttl",
+    "rlx_demo_profile": "demo_profile",
 }
 _FLAGS = frozenset({"source", "data_dir", "endpoint_url", "workers", "log_level"})
 _LINE = re.compile(r"^\s*(export\s+)?[A-Za-z_][A-Za-z0-9_.-]*\s*=")
@@ -117,6 +118,7 @@ class Settings:
     log_level: str = "INFO"
     demo_size: str = "tiny"
     demo_days: int = 35
+    demo_profile: str = "realistic"  # or "clean" (see rlx_tui.sources.demo.layout)
     notices: tuple[str, ...] = ()
     # the service around the data (sources/login.py, cloudfront.py, quota.py, listing.py)
     cloudfront_url: str | None = None  # None: Crypto Lake's (the demo lake's for the demo source)
@@ -340,6 +342,9 @@ def load_settings(
     max_gb = values.get("max_gb")
     max_gb = _as_float("max GB", max_gb, positive=True, unit="GB") if max_gb not in (None, "") else None
     listing_ttl = _as_float("listing TTL", values.get("listing_ttl", 900.0))
+    demo_profile = str(values.get("demo_profile") or "realistic").lower()
+    if demo_profile not in ("realistic", "clean"):
+        raise SettingsError(f"unknown demo profile {demo_profile!r}: use realistic or clean")
     return Settings(
         source=source,  # type: ignore[arg-type]
         data_dir=data_dir,
@@ -351,6 +356,7 @@ def load_settings(
         log_level=log_level,
         demo_size=demo_size,
         demo_days=demo_days,
+        demo_profile=demo_profile,
         notices=tuple(notices),
         max_gb=max_gb,
         listing_ttl=listing_ttl,

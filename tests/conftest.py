@@ -1,4 +1,4 @@
-"""Shared fixtures: one embedded demo lake per test session."""
+"""Shared fixtures: one clean embedded demo lake per test session (and a realistic one on demand)."""
 
 from __future__ import annotations
 
@@ -27,8 +27,21 @@ def lakeapi_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def demo_lake() -> Iterator[DemoLake]:
     """A running demo lake (10 days, tiny size, default seed and credentials) on a free loopback port."""
-    with DemoLake(DemoLakeConfig(days=10, size="tiny")) as lake:
+    with DemoLake(DemoLakeConfig(days=10, size="tiny", profile="clean")) as lake:
         yield lake
+
+
+@pytest.fixture(scope="session")
+def realistic_lake() -> Iterator[DemoLake]:
+    """The realistic demo profile (every table, six exchanges, planted defects), 7 tiny days, own key."""
+    with DemoLake(DemoLakeConfig(days=7, access_key="realistic-demo-key")) as lake:
+        yield lake
+
+
+def realistic_settings(lake: DemoLake, data_dir: Path, **overrides: object) -> Settings:
+    """Settings for the realistic session lake (its own credentials)."""
+    credentials = {"access_key_id": lake.config.access_key, "secret_access_key": lake.config.secret_key}
+    return demo_settings(lake, data_dir, **credentials, **overrides)
 
 
 @pytest.fixture

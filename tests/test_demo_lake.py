@@ -26,7 +26,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from rlx_tui.sources.demo import synth
+from rlx_tui.sources.demo import layout, synth
 from rlx_tui.sources.demo.lake import DemoLake, DemoLakeConfig, DemoLakeError
 
 BUCKET = "qnt.data"
@@ -133,7 +133,12 @@ def test_objects_match_the_generator(clean_demo_lake: DemoLake) -> None:
 def test_same_seed_serves_identical_bytes_and_split_days(demo_lake: DemoLake, lakeapi: ModuleType) -> None:
     split = f"trades/BINANCE/BTC-USDT/{DAY.isoformat()}"
     config = DemoLakeConfig(
-        days=3, tables=("trades",), symbols=("BTC-USDT",), split_days=(split,), access_key="other-key"
+        profile="clean",
+        days=3,
+        tables=("trades",),
+        symbols=("BTC-USDT",),
+        split_days=(split,),
+        access_key="other-key",
     )
     with DemoLake(config) as other:
         client = s3_client(other)
@@ -254,6 +259,61 @@ def test_corrupt_partition_is_truncated_at_rest(clean_demo_lake: DemoLake) -> No
     assert head["ContentLength"] == len(served)
     assert head["ETag"].strip('"') == hashlib.md5(served).hexdigest()
     assert key in read_index(client, "trades")
+
+
+def test_empty_and_zero_row_objects_are_listed_until_reset(clean_demo_lake: DemoLake) -> None:
+    client = s3_client(clean_demo_lake)
+    key = clean_demo_lake.object_key(PID)
+    clean_demo_lake.set_faults(empty=[PID])
+    assert read_object(client, key) == b""
+    assert client.head_object(Bucket=BUCKET, Key=key)["ContentLength"] == 0
+    assert key in read_index(client, "trades") and key in list_keys(client)
+    clean_demo_lake.set_faults(empty=[], zero_rows=[PID])
+    table = pq.read_table(io.BytesIO(read_object(client, key)))
+    intact = pq.read_table(io.BytesIO(clean_demo_lake.expected_object_bytes(PID)))
+    assert table.num_rows == 0 and table.schema == intact.schema
+    clean_demo_lake.reset()
+    assert read_object(client, key) == clean_demo_lake.expected_object_bytes(PID)
+
+
+def test_one_object_of_a_split_day_can_be_empty(realistic_lake: DemoLake) -> None:
+    """The realistic profile plants a 0-byte object next to an intact one on a split day."""
+    (planted,) = [e for e in realistic_lake.config.faults.empty if "#" in e]
+    pid, name = planted.split("#")
+    client = s3_client(realistic_lake)
+    names = realistic_lake.config.object_names(pid)
+    assert len(names) == 2 and name in names
+    for other in names:
+        body = read_object(client, realistic_lake.object_key(pid, other))
+        assert (body == b"") is (other == name)
+
+
+def test_profiles_and_planted_defects() -> None:
+    clean = DemoLakeConfig(profile="clean", days=3)
+    assert clean.tables == ("trades", "book", "book_delta_v2") and clean.exchanges == ("BINANCE",)
+    assert len(clean.partition_ids()) == 3 * 3 * 2 and not clean.planted_quarantine()
+    realistic = DemoLakeConfig(days=7)
+    assert len(realistic.planted_quarantine()) == 6
+    assert set(realistic.faults.corrupt) <= realistic.planted_quarantine()
+    quiet = DemoLakeConfig(days=7, planted=False)
+    assert not quiet.planted_quarantine() and quiet.faults == DemoLakeConfig(profile="clean").faults
+    short = DemoLakeConfig(days=2)  # defects planted on later days are left out
+    assert short.planted_quarantine() == set()
+    only = DemoLakeConfig(days=3, exchanges=("KUCOIN",))
+    assert only.exchanges == ("KUCOIN",) and set(only.tables) == {"book_delta_v2", "trades"}
+    with pytest.raises(ValueError, match="profile"):
+        DemoLakeConfig(profile="noisy")
+    with pytest.raises(ValueError, match="no stream"):
+        DemoLakeConfig(exchanges=("KRAKEN",))
+
+
+def test_a_realistic_split_day_keys_are_not_in_time_order() -> None:
+    config = DemoLakeConfig(days=3)
+    pid = "trades/BINANCE/BTC-USDT/2024-01-02"
+    names = config.object_names(pid)
+    parts = {name: pq.read_table(io.BytesIO(payload)) for name, payload in layout.object_bytes(config, pid)}
+    first = {name: table.column("timestamp")[0].as_py() for name, table in parts.items()}
+    assert list(names) == sorted(names) and first[names[0]] > first[names[1]]  # key order != time order
 
 
 def test_unknown_partition_in_faults_is_refused(clean_demo_lake: DemoLake) -> None:

@@ -197,6 +197,24 @@ def test_corrupt_object_is_quarantined_and_the_run_goes_on(clean_demo_lake: Demo
     assert any(isinstance(e, Validated) and e.zone == "quarantine" for e in events)
 
 
+@pytest.mark.parametrize("mode", ["load", "stream"])
+@pytest.mark.parametrize("fault", ["empty", "zero_rows"])
+def test_an_empty_object_is_quarantined_never_missing_at_source(
+    clean_demo_lake: DemoLake, data_dir: Path, fault: str, mode: str
+) -> None:
+    """A listed object of 0 bytes (lakeapi drops it silently) or 0 rows: one verdict on both paths."""
+    pid = "trades/BINANCE/BTC-USDT/2024-01-02"
+    clean_demo_lake.set_faults(**{fault: [pid]})
+    request = request_for(3, tables=("trades",))
+    finished, events, _, store = run_engine(clean_demo_lake, data_dir, request, fetch_mode=mode)
+    assert finished.counts == {"ready": 2, "quarantined": 1}
+    ((key, reason),) = store.status().quarantined
+    assert key.id == pid
+    assert "empty object at source" in reason and "missing" not in reason
+    assert ("is 0 bytes" if fault == "empty" else "holds no rows") in reason
+    assert not [e for e in events if isinstance(e, PartitionFailed | Retrying)]
+
+
 def test_corrupt_object_on_the_streaming_path_keeps_the_evidence(
     clean_demo_lake: DemoLake, data_dir: Path
 ) -> None:

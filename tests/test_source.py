@@ -108,6 +108,7 @@ def test_a_day_of_several_objects_is_one_partition(tmp_path: Path) -> None:
     from rlx_tui.sources.demo.lake import DemoLakeConfig
 
     config = DemoLakeConfig(
+        profile="clean",
         days=2,
         tables=("trades",),
         symbols=("BTC-USDT",),

@@ -30,7 +30,9 @@ def open_source(settings: Settings) -> Iterator[LakeSource]:
     if settings.source == "demo" and settings.endpoint_url is None:
         from rlx_tui.sources.demo.lake import DemoLake, DemoLakeConfig
 
-        lake = DemoLake(DemoLakeConfig(size=settings.demo_size, days=settings.demo_days))
+        lake = DemoLake(
+            DemoLakeConfig(size=settings.demo_size, days=settings.demo_days, profile=settings.demo_profile)
+        )
         lake.start()
         logger.info("demo lake started at {} (synthetic data)", lake.endpoint_url)
         try:

@@ -38,7 +38,7 @@ from loguru import logger
 from rlx_tui.atomic import HashingWriter, write_endpoint_config
 from rlx_tui.partitions import ObjectRef, PartitionKey
 from rlx_tui.safety import check_endpoint_url
-from rlx_tui.schemas import to_canonical
+from rlx_tui.schemas import FUNDING_TIME, TIME_COLUMNS, renames, to_canonical
 from rlx_tui.settings import Credentials, redact
 from rlx_tui.sources import cloudfront
 from rlx_tui.sources.base import Cancelled, ErrorKind, FetchResult, Listing, SourceError, classify
@@ -54,6 +54,17 @@ from rlx_tui.sources.quota import (
     arrived_bytes,
     fetch_usage,
 )
+from rlx_tui.sources.ready import (
+    SEQUENCE,
+    ObjectsDisagree,
+    ObjectSummary,
+    ReadyWriter,
+    TimeStats,
+    lakeapi_times,
+    object_order,
+    segments,
+    summarize,
+)
 from rlx_tui.staging import DATA_FILE, SourceInfo
 
 LAKE_BUCKET = "qnt.data/market-data/cryptofeed"
@@ -61,10 +72,8 @@ SAMPLE_BUCKET = "sample.crypto.lake"
 REGION = "eu-west-1"
 STREAM_BATCH_ROWS = 65_536  # with pre_buffer off, memory stays ~150 MB above baseline
 _CHUNK = 1 << 20
-READY_ROW_GROUP_ROWS = 262_144
-# As Crypto Lake's own objects; zstd saved ~18% on book but cost ~25% more write time.
-READY_COMPRESSION = "snappy"
 USAGE_TTL_SECONDS = 60.0  # as lakeapi's used_data cache
+_FOOTER_PROBE = 65_536  # bytes read from an object's end to find its parquet footer
 
 _import_lock = threading.Lock()
 _cache_home: Path | None = None
@@ -404,6 +413,11 @@ class LakeSource:
     def _fetch(
         self, key: PartitionKey, objects: tuple[ObjectRef, ...], dest_dir: Path, cancel: threading.Event
     ) -> FetchResult:
+        """Both paths give the same file for the same objects (see ``ready.py``).
+
+        A listed object of 0 bytes or 0 rows is "empty object at source" on both,
+        a day's objects are combined in time order, never in key order.
+        """
         # The service decides per table, once per run: 'forceupgrade' raises here, and 'cloudfront'
         # (like names lakeapi refuses: lower case) needs rlx-tui's own byte transfer.
         method = self.logins.method(key.table)
@@ -419,11 +433,14 @@ class LakeSource:
             or (self.fetch_mode == "auto" and (key.table == "book_delta_v2" or len(objects) > 1))
         )
         try:
+            self._refuse_listed_empty(key, objects)
             if stream:
                 return self._fetch_streaming(key, objects, dest_dir, cancel)
             return self._fetch_load(key, objects, dest_dir, cancel)
         except (SourceError, Cancelled):
             raise
+        except ObjectsDisagree as exc:
+            raise SourceError(ErrorKind.CORRUPT, f"{key}: {exc}") from None
         except Exception as exc:
             raise self._error(exc, f"fetching {key}") from None
 
@@ -471,6 +488,74 @@ class LakeSource:
         )
         return {"key": ref.key, **info}
 
+    @staticmethod
+    def _empty(key: PartitionKey, refs: list[ObjectRef], what: str) -> SourceError:
+        names = ", ".join(r.filename for r in refs)
+        return SourceError(
+            ErrorKind.CORRUPT,
+            f"{key}: empty object at source: {names} {what} (listed, so the day is incomplete; "
+            "lakeapi would skip it silently)",
+        )
+
+    def _refuse_listed_empty(self, key: PartitionKey, objects: tuple[ObjectRef, ...]) -> None:
+        empty = [r for r in objects if r.size == 0]
+        if empty:
+            raise self._empty(key, empty, "is 0 bytes" if len(empty) == 1 else "are 0 bytes")
+
+    def _object_size(self, ref: ObjectRef) -> int | None:
+        """The object's size: from the listing, else a HEAD request (None when it is gone)."""
+        if ref.size is not None:
+            return ref.size
+        bucket, _ = self._s3_bucket_and_prefix
+        try:
+            return int(self._s3().head_object(Bucket=bucket, Key=ref.key)["ContentLength"])
+        except Exception as exc:
+            error = self._error(exc, f"HEAD {ref.key}")
+            if error.kind is ErrorKind.MISSING:
+                return None
+            raise error from None
+
+    def _object_rows(self, key: PartitionKey, ref: ObjectRef) -> int:
+        """Rows of one object, from its parquet footer (one or two small ranged GETs; 0 for 0 bytes)."""
+        size = self._object_size(ref)
+        if size is None:
+            raise SourceError(
+                ErrorKind.TRANSIENT, f"{key}: {ref.filename} disappeared after listing, retrying"
+            )
+        if size == 0:
+            return 0
+        bucket, _ = self._s3_bucket_and_prefix
+
+        def tail(length: int) -> bytes:
+            start = max(0, size - length)
+            body = self._s3().get_object(Bucket=bucket, Key=ref.key, Range=f"bytes={start}-{size - 1}")[
+                "Body"
+            ]
+            return body.read()
+
+        data = tail(_FOOTER_PROBE)
+        if len(data) < 12 or data[-4:] != b"PAR1":
+            raise SourceError(ErrorKind.CORRUPT, f"{key}: object {ref.filename} is not readable parquet")
+        footer = int.from_bytes(data[-8:-4], "little") + 8
+        if footer > len(data):
+            data = tail(footer)
+        try:
+            return pq.read_metadata(pa.BufferReader(data[-footer:])).num_rows
+        except pa.ArrowException as exc:
+            raise SourceError(
+                ErrorKind.CORRUPT, f"{key}: object {ref.filename} has an unreadable footer ({str(exc)[:160]})"
+            ) from None
+
+    def _no_files(self, key: PartitionKey, objects: tuple[ObjectRef, ...]) -> SourceError:
+        """lakeapi found no files although the listing shows some: say why (HEAD each object)."""
+        sizes = {ref: self._object_size(ref) for ref in objects}
+        empty = [ref for ref, size in sizes.items() if size == 0]
+        if empty:
+            return self._empty(key, empty, "is 0 bytes" if len(empty) == 1 else "are 0 bytes")
+        if all(size is None for size in sizes.values()):
+            return SourceError(ErrorKind.MISSING, f"{key}: no files at the source (gone since listing)")
+        return SourceError(ErrorKind.TRANSIENT, f"{key}: lakeapi found no files although they are listed")
+
     def _fetch_load(
         self, key: PartitionKey, objects: tuple[ObjectRef, ...], dest_dir: Path, cancel: threading.Event
     ) -> FetchResult:
@@ -490,6 +575,8 @@ class LakeSource:
                 )
             except Exception as exc:
                 self._log_capture(capture, str(key))
+                if type(exc).__name__ == "NoFilesFound" and objects:
+                    raise self._no_files(key, objects) from None
                 raise self._error(exc, f"fetching {key}") from None
         self._log_capture(capture, str(key))
         if cancel.is_set():
@@ -502,28 +589,47 @@ class LakeSource:
                 "(empty or corrupt at the source)",
             )
         rows_fetched = len(frame)
+        in_key_order = sorted(objects, key=lambda r: r.key)  # the order lakeapi read and concatenated them
         if rows_fetched == 0:
-            raise SourceError(
-                ErrorKind.CORRUPT,
-                f"{key}: lakeapi returned 0 rows although the listing shows {len(objects)} object(s): "
-                "the object is empty or unreadable at the source",
-            )
+            raise self._empty(key, in_key_order, "holds no rows" if len(objects) < 2 else "hold no rows")
         table = pa.Table.from_pandas(frame, preserve_index=False)
         del frame
-        canonical = to_canonical(key.table, table, key.exchange, key.symbol)
+        described: list[dict[str, object]] = [{"key": o.key} for o in in_key_order]
+        if len(in_key_order) > 1:
+            counts = [self._object_rows(key, ref) for ref in in_key_order]
+            empty = [ref for ref, rows in zip(in_key_order, counts, strict=True) if rows == 0]
+            if empty:
+                raise self._empty(key, empty, "holds no rows" if len(empty) == 1 else "hold no rows")
+            if sum(counts) != table.num_rows:
+                raise SourceError(
+                    ErrorKind.TRANSIENT,
+                    f"{key}: lakeapi returned {table.num_rows:,} rows but the objects hold {sum(counts):,} "
+                    "(the listing changed?), retrying",
+                )
+            pieces = segments(table, counts)
+            summaries = [summarize(key.table, r.key, p) for r, p in zip(in_key_order, pieces, strict=True)]
+            order = object_order(summaries)
+            table = pa.concat_tables([pieces[i] for i in order])
+            described = [{"key": in_key_order[i].key, **summaries[i].to_dict()} for i in order]
+        stats = TimeStats(key.table)
+        stats.add(table)
+        plan, _ = stats.plan(*key.day_bounds_ns())
+        canonical = to_canonical(key.table, table, key.exchange, key.symbol, plan)
         del table
         path = dest_dir / DATA_FILE
         with HashingWriter(path) as sink:
-            pq.write_table(
-                canonical, sink, compression=READY_COMPRESSION, row_group_size=READY_ROW_GROUP_ROWS
-            )
+            writer = ReadyWriter(sink)
+            try:
+                writer.write(canonical)
+            finally:
+                writer.close()
         return FetchResult(
             path=path,
             sha256=sink.hexdigest,
             bytes=sink.bytes_written,
             rows=canonical.num_rows,
             rows_fetched=rows_fetched,
-            objects=tuple({"key": o.key} for o in objects),
+            objects=tuple(described),
             method="load_data",
         )
 
@@ -553,16 +659,20 @@ class LakeSource:
         return {"key": ref.key, "bytes": size, "etag": etag, "md5_verified": bool(etag and "-" not in etag)}
 
     @staticmethod
-    def _read_batches(key: PartitionKey, ref: ObjectRef, source_copy: Path) -> Iterator[pa.RecordBatch]:
+    def _read_batches(
+        key: PartitionKey, ref: ObjectRef, source_copy: Path, columns: list[str] | None = None
+    ) -> Iterator[pa.RecordBatch]:
         """Record batches of a downloaded object; an unreadable object becomes CORRUPT, kept as evidence.
 
         Only reading is guarded: an error raised while the caller writes (a
         full disk, say) never reaches this generator, so it is never
-        mistaken for a corrupt object.
+        mistaken for a corrupt object. ``columns`` limits what is decoded.
         """
         try:
             parquet = pq.ParquetFile(source_copy, pre_buffer=False, buffer_size=_CHUNK)
-            yield from parquet.iter_batches(batch_size=STREAM_BATCH_ROWS)
+            if columns is not None:
+                columns = [c for c in columns if c in parquet.schema_arrow.names]
+            yield from parquet.iter_batches(batch_size=STREAM_BATCH_ROWS, columns=columns)
         except pa.ArrowException as exc:
             keep = source_copy.with_name(f"unreadable-{ref.filename}")
             shutil.move(source_copy, keep)
@@ -572,41 +682,69 @@ class LakeSource:
                 evidence=keep,
             ) from None
 
+    def _scan_object(
+        self, key: PartitionKey, ref: ObjectRef, source_copy: Path, stats: TimeStats, cancel: threading.Event
+    ) -> ObjectSummary:
+        """First pass over a downloaded object: its rows, its start in time, its time columns' values."""
+        wanted = [raw for raw, ready in renames(key.table).items() if ready in TIME_COLUMNS]
+        wanted += [*TIME_COLUMNS, FUNDING_TIME, SEQUENCE]
+        batches = []
+        for batch in self._read_batches(key, ref, source_copy, wanted):
+            if cancel.is_set():
+                raise Cancelled(str(key))
+            part = pa.Table.from_batches([batch])
+            stats.add(part)
+            batches.append(summarize(key.table, ref.key, part))
+        rows = sum(s.rows for s in batches)
+        firsts = [s.first_origin_ns for s in batches if s.first_origin_ns is not None]
+        sequences = [s.first_sequence for s in batches if s.first_sequence is not None]
+        return ObjectSummary(ref.key, rows, min(firsts, default=None), min(sequences, default=None))
+
     def _fetch_streaming(
         self, key: PartitionKey, objects: tuple[ObjectRef, ...], dest_dir: Path, cancel: threading.Event
     ) -> FetchResult:
-        path = dest_dir / DATA_FILE
         fetched: list[dict[str, object]] = []
+        copies: list[Path] = []
+        for index, ref in enumerate(objects):
+            copies.append(dest_dir / f"source-{index}.parquet")
+            fetched.append(self._transfer(key, ref, copies[-1], cancel))
+        empty = [ref for ref, got in zip(objects, fetched, strict=True) if got["bytes"] == 0]
+        if empty:
+            raise self._empty(key, empty, "is 0 bytes" if len(empty) == 1 else "are 0 bytes")
+        stats = TimeStats(key.table)
+        summaries = [
+            self._scan_object(key, ref, copy, stats, cancel)
+            for ref, copy in zip(objects, copies, strict=True)
+        ]
+        empty = [ref for ref, summary in zip(objects, summaries, strict=True) if summary.rows == 0]
+        if empty:
+            raise self._empty(key, empty, "holds no rows" if len(empty) == 1 else "hold no rows")
+        pa.default_memory_pool().release_unused()  # what the first pass decoded, before the second
+        plan, float_funding = stats.plan(*key.day_bounds_ns())
+        order = object_order(summaries)
+        path = dest_dir / DATA_FILE
         rows = 0
-        writer: pq.ParquetWriter | None = None
         with HashingWriter(path) as sink:
+            writer = ReadyWriter(sink)
             try:
-                for index, ref in enumerate(objects):
-                    source_copy = dest_dir / f"source-{index}.parquet"
-                    fetched.append(self._transfer(key, ref, source_copy, cancel))
-                    for batch in self._read_batches(key, ref, source_copy):
+                for index in order:
+                    for batch in self._read_batches(key, objects[index], copies[index]):
                         if cancel.is_set():
                             raise Cancelled(str(key))
-                        part = to_canonical(
-                            key.table, pa.Table.from_batches([batch]), key.exchange, key.symbol
-                        )
-                        if writer is None:
-                            writer = pq.ParquetWriter(sink, part.schema, compression=READY_COMPRESSION)
-                        writer.write_table(part)
+                        raw = lakeapi_times(key.table, pa.Table.from_batches([batch]), float_funding)
+                        part = to_canonical(key.table, raw, key.exchange, key.symbol, plan)
+                        writer.write(part)
                         rows += part.num_rows
-                    source_copy.unlink(missing_ok=True)
+                    copies[index].unlink(missing_ok=True)
             finally:
-                if writer is not None:
-                    writer.close()
-        if rows == 0:
-            raise SourceError(ErrorKind.CORRUPT, f"{key}: the objects hold no rows (empty at the source)")
+                writer.close()
         return FetchResult(
             path=path,
             sha256=sink.hexdigest,
             bytes=sink.bytes_written,
             rows=rows,
             rows_fetched=rows,
-            objects=tuple(fetched),
+            objects=tuple({**fetched[i], **summaries[i].to_dict()} for i in order),
             method="stream",
         )
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rlx_tui.engine.plan import PlanError
-from rlx_tui.partitions import PartitionKey, Request
+from rlx_tui.partitions import KNOWN_TABLES, LAKE_TABLES, PartitionKey, Request
 from rlx_tui.service import Discovery, RequestError, Workspace, latest_complete_day
 from rlx_tui.sources.base import SourceError
 from rlx_tui.sources.quota import budget_problem
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from rlx_tui.tui.app import RlxApp
 
 # Other Crypto Lake tables, offered when the source lists them.
-EXTRA_TABLES: tuple[str, ...] = ("trades_mpid", "book_1m", "funding", "liquidations", "open_interest")
+EXTRA_TABLES: tuple[str, ...] = tuple(t for t in LAKE_TABLES if t not in KNOWN_TABLES)
 DISCOVERY_START = dt.date(2017, 1, 1)
 DISK_MARGIN = 1.10
 

@@ -12,11 +12,12 @@ Check ids are listed in the docstrings of ``partition.py`` and ``continuity.py``
 from rlx_tui.validation.continuity import DayBounds, validate_range
 from rlx_tui.validation.findings import Finding, PartitionReport, Severity
 from rlx_tui.validation.partition import validate_partition
-from rlx_tui.validation.thresholds import DEFAULT_THRESHOLDS, GapLimits, Thresholds
+from rlx_tui.validation.thresholds import DEFAULT_THRESHOLDS, DerivedGapLimits, GapLimits, Thresholds
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
     "DayBounds",
+    "DerivedGapLimits",
     "Finding",
     "GapLimits",
     "PartitionReport",

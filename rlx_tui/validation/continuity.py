@@ -9,15 +9,17 @@ range.missing_day    E     an expected day is not ready, reported by date per (t
                            symbol); the message tells "missing at source" (the source has no
                            such day) apart from "not ready" (not fetched, failed or quarantined)
 range.boundary_gap   W/E   last origin time of a day to the first of the next ready day, against
-                           the table's gap limits (same limits as ``all.max_gap``)
+                           the gap limits both days recorded with ``all.max_gap`` (scaled to
+                           their activity; the more lenient of the two), else the table's floors
 range.row_volume     W     a day's rows below 0.5x or above 3x the median of up to 7 earlier
                            ready days (needs 3 earlier days with a known row count)
 ===================  ====  ===============================================================
 
 ``ready`` maps each ready :class:`PartitionKey` to anything with ``first_ns``,
-``last_ns`` (and optionally ``rows``) attributes, such as a ``PartitionManifest``,
-a ``PartitionReport`` or a :class:`DayBounds`, or to a plain tuple
-``(first_ns, last_ns)`` or ``(first_ns, last_ns, rows)``.
+``last_ns`` (and optionally ``rows`` and ``measurements``) attributes, such as a
+``PartitionManifest``, a ``PartitionReport`` or a :class:`DayBounds`, or to a
+plain tuple ``(first_ns, last_ns)`` or ``(first_ns, last_ns, rows)``. First and
+last times exclude snapshot rows (origin time 0): the validator records them so.
 """
 
 from __future__ import annotations
@@ -39,11 +41,16 @@ Series = tuple[str, str, str]  # (table, exchange, symbol)
 
 @dataclass(frozen=True, slots=True)
 class DayBounds:
-    """First and last origin time (ns since the epoch) of a ready day, and its rows when known."""
+    """First and last origin time (ns since the epoch) of a ready day, its rows and gap limits when known.
+
+    ``gap_limits`` is ``(warn_s, error_s)`` as the day's ``all.max_gap`` recorded them
+    (``error_s`` None: gaps never error there).
+    """
 
     first_ns: int | None
     last_ns: int | None
     rows: int | None = None
+    gap_limits: tuple[float, float | None] | None = None
 
 
 def validate_range(
@@ -67,13 +74,36 @@ def validate_range(
     return findings
 
 
+def _recorded_limits(measurements: Any) -> tuple[float, float | None] | None:
+    """The gap limits a day's validation used (``all.max_gap``'s threshold), if recorded."""
+    if not isinstance(measurements, Mapping):
+        return None
+    threshold = (measurements.get("all.max_gap") or {}).get("threshold")
+    if not isinstance(threshold, Mapping) or not isinstance(threshold.get("warn_s"), int | float):
+        return None
+    error = threshold.get("error_s")
+    return float(threshold["warn_s"]), float(error) if isinstance(error, int | float) else None
+
+
 def _bounds(value: Any) -> DayBounds:
     if isinstance(value, DayBounds):
         return value
     if isinstance(value, tuple):
         return DayBounds(*value)
     rows = getattr(value, "rows", None)
-    return DayBounds(getattr(value, "first_ns", None), getattr(value, "last_ns", None), rows or None)
+    limits = _recorded_limits(getattr(value, "measurements", None))
+    return DayBounds(getattr(value, "first_ns", None), getattr(value, "last_ns", None), rows or None, limits)
+
+
+def _pair_limits(table: str, a: DayBounds, b: DayBounds, t: Thresholds) -> tuple[float, float | None]:
+    """Limits across midnight: the more lenient of the two days' recorded limits, else the floors."""
+    floor = t.gap_limits(table)
+    recorded = [d.gap_limits for d in (a, b) if d.gap_limits is not None]
+    if not recorded:
+        return floor.warn_s, None if table in t.event_tables else floor.error_s
+    warn = max(w for w, _ in recorded)
+    errors = [e for _, e in recorded]
+    return warn, None if any(e is None for e in errors) else max(e for e in errors if e is not None)
 
 
 def _label(series: Series) -> str:
@@ -124,23 +154,24 @@ def _iso(ns: int) -> str:
 
 
 def _boundaries(series: Series, present: dict[dt.date, DayBounds], t: Thresholds) -> list[Finding]:
-    limits = t.gap_limits(series[0])
     findings = []
     for day, bounds in sorted(present.items()):
         nxt = present.get(day + dt.timedelta(days=1))
         if nxt is None or bounds.last_ns is None or nxt.first_ns is None:
             continue
+        warn_s, error_s = _pair_limits(series[0], bounds, nxt, t)
         gap = (nxt.first_ns - bounds.last_ns) / NS
-        if gap <= limits.warn_s:
+        if gap <= warn_s:
             continue
-        severity = Severity.ERROR if gap > limits.error_s else Severity.WARNING
+        severity = Severity.ERROR if error_s is not None and gap > error_s else Severity.WARNING
+        beyond = f"error above {error_s:,.0f} s" if error_s is not None else "never an error in this table"
         text = (
             f"{_label(series)} {day.isoformat()} -> {(day + dt.timedelta(days=1)).isoformat()}: "
             f"{gap:,.0f} s ({gap / 3600:.1f} h) without data across midnight "
             f"(last row {_iso(bounds.last_ns)}, next first row {_iso(nxt.first_ns)}; "
-            f"warning above {limits.warn_s:,.0f} s, error above {limits.error_s:,.0f} s)"
+            f"warning above {warn_s:,.0f} s, {beyond})"
         )
-        threshold = {"warn_s": limits.warn_s, "error_s": limits.error_s}
+        threshold = {"warn_s": warn_s, "error_s": error_s}
         findings.append(Finding("range.boundary_gap", severity, round(gap, 3), threshold, text))
     return findings
 

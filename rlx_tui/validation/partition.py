@@ -16,12 +16,21 @@ integrity.readable         E     file exists, footer parses, every page of every
 integrity.sha256           E     file bytes hash to the recorded sha256 (only when one is given)
 integrity.row_count        E     rows decoded = rows in the footer = rows fetched (when given)
 integrity.empty            E     the file has at least one row
-schema.missing_column      E     a canonical column is absent (one finding per column)
-schema.dtype               E     a canonical column has another type (string = large_string)
-schema.extra_column        W     a column outside the canonical schema: the data is intact and
-                                 readers select columns by name, so it is recorded, not quarantined
+schema.missing_column      E     a contract column is absent (one finding per column); for tables
+                                 without a contract: origin_time, received_time, exchange, symbol
+schema.dtype               E     a contract column has another type (string = large_string)
+schema.extra_column        W     a column outside the contract: the data is intact and readers
+                                 select columns by name, so it is recorded, not quarantined
+schema.column_order        W     contract columns in another order than Crypto Lake's: readers by
+                                 position (Crypto Lake's own converters) would misread them
 all.nulls                  E     null or NaN in a required column
+all.empty_column           W     (tables without a contract) a column without a single value
 all.partition_key          E     ``exchange``/``symbol`` values differ from the partition's
+all.time_unit              W/E   W: a time column stored in another unit (KuCoin ms) and normalised
+                                 at fetch; E: values fit no unit of the day, or hold another unit
+                                 than ns (the column's time checks are then skipped)
+delta.snapshot_rows        -     (book_delta_v2) rows with origin time 0: snapshot rows, counted,
+                                 left out of every time check and of the day's first/last time
 all.out_of_day             W/E   origin_time outside the partition's UTC day (<= 1 s spill: W)
 all.origin_order           W     origin_time earlier than the previous row's
 all.received_order         W     received_time earlier than the previous row's
@@ -41,14 +50,24 @@ book.level_order           E     bid prices not strictly descending, asks not st
 book.empty_level           E     an empty level (null/NaN price) above a non-empty one
 book.size_negative         E     a negative size, or a size <= 0 or missing where a price exists
 book.sequence              E     sequence_number decreases
+level_1.crossed            W/E   as book.crossed, for the top of book
+level_1.size_negative      E     as book.size_negative
 delta.price_positive       E     price <= 0
 delta.size_negative        E     size < 0 (0 removes a level)
 delta.sequence             E     sequence_number decreases (gaps > 1 are counted, not judged)
+funding.mark_price_positive E    mark_price <= 0
+funding.next_funding_time  E     next_funding_time not within a week of the day (a unit problem)
+candles.ohlc               E     high < low, open/close outside [low, high], or a price <= 0
+candles.volume_negative    E     volume < 0
 =========================  ====  ==========================================================
 
-Limits come from :class:`Thresholds` (values above are the defaults). Gaps and
-coverage use per-table limits (trades: W > 10 min, E > 60 min; book and deltas:
-W > 60 s, E > 15 min). Checks whose columns are missing or retyped are skipped
+Limits come from :class:`Thresholds` (values above are the defaults). Gap and
+coverage limits scale with the stream's own activity: at least the table's floors
+(trades: W > 10 min, E > 60 min; book, level_1 and deltas: W > 60 s, E > 15 min;
+other tables: W > 10 min, E > 60 min), and at least 5x (warning) and 30x (error,
+capped at 8 h) the day's typical interval (86,400 s / rows in the day); in tables
+of sporadic events (liquidations) gaps only warn. The limits used are recorded
+with each gap measurement. Checks whose columns are missing or retyped are skipped
 (the schema finding says why); an unreadable file stops after ``integrity.readable``.
 """
 
@@ -61,7 +80,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rlx_tui.partitions import PartitionKey
-from rlx_tui.schemas import CANONICAL_SCHEMAS
+from rlx_tui.schemas import GENERIC_REQUIRED, canonical_schema, ready_metadata
 from rlx_tui.validation import quality, scan
 from rlx_tui.validation.findings import PartitionReport, Severity
 from rlx_tui.validation.recorder import Recorder
@@ -122,7 +141,8 @@ def _run(rec: Recorder, path: Path, expected_rows: int | None, expected_sha256: 
     rec.record("integrity.readable", True, True)
     rec.rows = int(values["__rows"])
     _check_decoded_rows(rec, rec.rows, meta.num_rows)
-    quality.Evaluator(rec, usable, values, path, chunks).evaluate()
+    times = ready_metadata(parquet.schema_arrow)
+    quality.Evaluator(rec, usable, values, path, chunks, times).evaluate()
 
 
 def _open(rec: Recorder, path: Path) -> pq.ParquetFile:
@@ -180,13 +200,15 @@ def _same_type(actual: pa.DataType, expected: pa.DataType) -> bool:
 def _check_schema(rec: Recorder, schema: pa.Schema) -> dict[str, pa.DataType]:
     """Schema findings; returns the columns quality checks may use (present, with the right type)."""
     actual = {f.name: f.type for f in schema}
-    canonical = CANONICAL_SCHEMAS.get(rec.key.table)
-    if canonical is None:  # a pass-through table: only the generic columns are understood
-        known = quality.GENERIC_TYPES
-        return {n: t for n, t in actual.items() if n in known and _same_type(t, known[n])}
+    canonical = canonical_schema(rec.key.table)
+    if canonical is None:  # no contract: the generic columns must be there; the rest is the table's own
+        canonical = pa.schema([pa.field(n, quality.GENERIC_TYPES[n]) for n in GENERIC_REQUIRED])
+        extra_allowed = True
+    else:
+        extra_allowed = False
     missing = [f for f in canonical if f.name not in actual]
     retyped = [f for f in canonical if f.name in actual and not _same_type(actual[f.name], f.type)]
-    extra = [n for n in actual if canonical.get_field_index(n) < 0]
+    extra = [] if extra_allowed else [n for n in actual if canonical.get_field_index(n) < 0]
     for f in missing:
         text = f"column {f.name!r} ({f.type}) is missing"
         rec.finding("schema.missing_column", Severity.ERROR, "absent", str(f.type), text)
@@ -199,6 +221,26 @@ def _check_schema(rec: Recorder, schema: pa.Schema) -> dict[str, pa.DataType]:
     rec.note("schema.missing_column", [f.name for f in missing], [], "error" if missing else "pass")
     retyped_types = {f.name: str(actual[f.name]) for f in retyped}
     rec.note("schema.dtype", retyped_types, {}, "error" if retyped else "pass")
-    rec.note("schema.extra_column", extra, [], "warning" if extra else "pass")
+    if not extra_allowed:
+        rec.note("schema.extra_column", extra, [], "warning" if extra else "pass")
+        _check_order(rec, canonical, schema)
     bad = {f.name for f in missing + retyped}
-    return {f.name: f.type for f in canonical if f.name not in bad}
+    usable = {f.name: f.type for f in canonical if f.name not in bad}
+    if extra_allowed:  # the generic checks also look at every other column's nulls
+        usable |= {n: t for n, t in actual.items() if n not in usable and n not in bad}
+    return usable
+
+
+def _check_order(rec: Recorder, canonical: pa.Schema, schema: pa.Schema) -> None:
+    """Contract columns present must come in the contract's order (readers by position rely on it)."""
+    wanted = [n for n in canonical.names if n in schema.names]
+    present = [n for n in schema.names if n in wanted]
+    if present == wanted:
+        rec.note("schema.column_order", present, wanted, "pass")
+        return
+    first = next(i for i, (a, b) in enumerate(zip(present, wanted, strict=True)) if a != b)
+    text = (
+        f"columns are not in Crypto Lake's order (position {first}: {present[first]!r}, expected "
+        f"{wanted[first]!r}); readers by position would misread them"
+    )
+    rec.record("schema.column_order", present, wanted, Severity.WARNING, text)

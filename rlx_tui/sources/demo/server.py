@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any
 
@@ -34,11 +35,12 @@ from rlx_tui.sources.demo.layout import (
     object_bytes,
     object_key,
     sample_key,
+    split_target,
     truncate,
+    zero_row_bytes,
 )
 from rlx_tui.sources.demo.middleware import CONTROL_TOKEN_KEY
 
-OK, CORRUPT, MISSING = "ok", "corrupt", "missing"
 _PUBLIC_READ = {  # the sample bucket is public: anyone may list and read it
     "Version": "2012-10-17",
     "Statement": [
@@ -50,6 +52,9 @@ _PUBLIC_READ = {  # the sample bucket is public: anyone may list and read it
         }
     ],
 }
+OK, CORRUPT, MISSING, EMPTY, ZERO_ROWS = "ok", "corrupt", "missing", "empty", "zero_rows"
+SEED_THREADS = 2  # generate and encode objects on two threads while the puts stay in order
+SEED_WINDOW = 32  # partitions generated ahead of the puts, at most
 
 
 class SeedingStopped(RuntimeError):
@@ -118,18 +123,26 @@ class LakeStore:
         self._backend.create_bucket(S3_BUCKET, REGION)
         self._known = set(config.partition_ids())
         self._state: dict[str, str] = {}
-        self._keys: dict[str, set[str]] = {table: set() for table in config.tables}
+        self._keys: dict[str, set[str]] = {table: set() for table in config.tables or ()}
         self._lock = threading.Lock()
 
     def seed(self, faults: DemoFaults, should_stop: Callable[[], bool] = lambda: False) -> int:
-        """Put every partition (one object at a time) and the indexes; return the objects put."""
+        """Put every partition and the indexes; return the objects put.
+
+        Objects are generated and encoded on two threads (numpy and parquet encoding
+        release the GIL), a bounded window ahead of the puts, which stay in order.
+        """
         wanted = self._wanted(faults)
-        with self._lock:
-            for pid in self._config.partition_ids():
-                if should_stop():
-                    raise SeedingStopped("stopped while seeding")
-                self._set(pid, wanted[pid])
-            for table in self._config.tables:
+        pids = self._config.partition_ids()
+        with self._lock, ThreadPoolExecutor(max_workers=SEED_THREADS) as pool:
+            for offset in range(0, len(pids), SEED_WINDOW):
+                window = pids[offset : offset + SEED_WINDOW]
+                made = pool.map(lambda p: self._payloads(p, wanted[p]), window)
+                for pid, payloads in zip(window, made, strict=True):
+                    if should_stop():
+                        raise SeedingStopped("stopped while seeding")
+                    self._put(pid, wanted[pid], payloads)
+            for table in self._config.tables or ():
                 self._write_index(table)
             self._seed_sample(should_stop)
             return sum(len(keys) for keys in self._keys.values())
@@ -169,16 +182,42 @@ class LakeStore:
                 self._write_index(table)
 
     def _wanted(self, faults: DemoFaults) -> dict[str, str]:
-        unknown = sorted((set(faults.corrupt) | set(faults.missing)) - self._known)
+        """Each partition's state at rest: ok, missing, corrupt, empty or zero_rows (``#object``: one)."""
+        targets = {
+            state: [split_target(e) for e in entries]
+            for state, entries in ((EMPTY, faults.empty), (ZERO_ROWS, faults.zero_rows))
+        }
+        unknown = sorted(
+            ({*faults.corrupt, *faults.missing} | {pid for t in targets.values() for pid, _ in t})
+            - self._known
+        )
         if unknown:
             raise ValueError(f"partitions not in the demo lake: {unknown}")
-        missing, corrupt = set(faults.missing), set(faults.corrupt)
-        return {
-            pid: MISSING if pid in missing else CORRUPT if pid in corrupt else OK
-            for pid in self._config.partition_ids()
-        }
+        wanted = {pid: OK for pid in self._config.partition_ids()}
+        for state, entries in targets.items():
+            for pid, name in entries:
+                wanted[pid] = f"{state}#{name}" if name else state
+        for pid in faults.corrupt:
+            wanted[pid] = CORRUPT
+        for pid in faults.missing:
+            wanted[pid] = MISSING
+        return wanted
 
-    def _set(self, pid: str, state: str) -> None:
+    def _payloads(self, pid: str, state: str) -> list[tuple[str, bytes]]:
+        """(key, bytes) of every object of ``pid`` in ``state`` (none when missing)."""
+        if state == MISSING:
+            return []
+        kind, _, target = state.partition("#")
+        out = []
+        for name, payload in object_bytes(self._config, pid):
+            if kind in (EMPTY, ZERO_ROWS) and target in ("", name):
+                payload = b"" if kind == EMPTY else zero_row_bytes(self._config, pid)
+            elif kind == CORRUPT:
+                payload = truncate(payload)
+            out.append((object_key(pid, name), payload))
+        return out
+
+    def _put(self, pid: str, state: str, payloads: list[tuple[str, bytes]]) -> None:
         table = pid.split("/", 1)[0]
         if state == MISSING:
             for name in self._config.object_names(pid):
@@ -186,12 +225,13 @@ class LakeStore:
                 if key in self._keys[table]:
                     self._backend.delete_object(S3_BUCKET, key)
                     self._keys[table].discard(key)
-        else:
-            for name, payload in object_bytes(self._config, pid):
-                key = object_key(pid, name)
-                self._backend.put_object(S3_BUCKET, key, truncate(payload) if state == CORRUPT else payload)
-                self._keys[table].add(key)
+        for key, payload in payloads:
+            self._backend.put_object(S3_BUCKET, key, payload)
+            self._keys[table].add(key)
         self._state[pid] = state
+
+    def _set(self, pid: str, state: str) -> None:
+        self._put(pid, state, self._payloads(pid, state))
 
     def _write_index(self, table: str) -> None:
         self._backend.put_object(S3_BUCKET, index_key(table), encode_index(sorted(self._keys[table])))
@@ -242,7 +282,7 @@ def serve(config: DemoLakeConfig, control_token: str) -> int:
     store = LakeStore(config)
     app = FaultMiddleware(
         DomainDispatcherApplication(create_backend_app),
-        faults=config.faults,
+        faults=config.faults or DemoFaults(),
         seed=config.seed,
         access_key=config.access_key,
         secret_key=config.secret_key,
