@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from rlx_tui.settings import Credentials, Settings
-from rlx_tui.sources.lake import LAKE_BUCKET, SAMPLE_BUCKET, LakeSource
+from rlx_tui.sources.buckets import LAKE_BUCKET, SAMPLE_BUCKET
 from rlx_tui.staging import SourceInfo
+
+if TYPE_CHECKING:
+    from rlx_tui.sources.lake import LakeSource
 
 
 def source_info(settings: Settings, endpoint_url: str | None) -> SourceInfo:
@@ -27,6 +30,8 @@ def open_source(settings: Settings) -> Iterator[LakeSource]:
     With ``demo`` and an explicit endpoint URL, an already running demo lake
     at that URL is used instead of starting one.
     """
+    from rlx_tui.sources.lake import LakeSource  # boto3, pyarrow, lakeapi: only once a source is opened
+
     if settings.source == "demo" and settings.endpoint_url is None:
         from rlx_tui.sources.demo.lake import DemoLake, DemoLakeConfig
 

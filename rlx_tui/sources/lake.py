@@ -42,6 +42,7 @@ from rlx_tui.schemas import FUNDING_TIME, TIME_COLUMNS, renames, to_canonical
 from rlx_tui.settings import Credentials, redact
 from rlx_tui.sources import cloudfront
 from rlx_tui.sources.base import Cancelled, ErrorKind, FetchResult, Listing, SourceError, classify
+from rlx_tui.sources.buckets import LAKE_BUCKET, SAMPLE_BUCKET
 from rlx_tui.sources.clients import fetch_ended, fetch_started, uncached
 from rlx_tui.sources.listing import DEFAULT_TTL_SECONDS, Catalog, LakeLister, ListingCache
 from rlx_tui.sources.login import Logins, TransferMethod
@@ -67,8 +68,6 @@ from rlx_tui.sources.ready import (
 )
 from rlx_tui.staging import DATA_FILE, SourceInfo
 
-LAKE_BUCKET = "qnt.data/market-data/cryptofeed"
-SAMPLE_BUCKET = "sample.crypto.lake"
 REGION = "eu-west-1"
 STREAM_BATCH_ROWS = 65_536  # with pre_buffer off, memory stays ~150 MB above baseline
 _CHUNK = 1 << 20

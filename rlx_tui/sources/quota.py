@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import requests
-
 from rlx_tui.partitions import PartitionKey
 from rlx_tui.units import human_bytes
 
@@ -55,6 +53,8 @@ class Usage:
 
 def fetch_usage(base_url: str, user: str, user_agent: str, timeout: float = 10.0) -> Usage:
     """The service's usage figure for ``user``; raises UsageUnavailable with the reason."""
+    import requests  # only when the usage is asked for: requests costs ~50 ms to import
+
     url = f"{base_url.rstrip('/')}/{quote(user, safe='@.-_')}"
     try:
         with requests.Session() as http:

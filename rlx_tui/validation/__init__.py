@@ -7,11 +7,20 @@ Public API (the engine and the certificate code call exactly this):
 - :class:`Thresholds` / :data:`DEFAULT_THRESHOLDS` (``thresholds.py``): the one configuration.
 
 Check ids are listed in the docstrings of ``partition.py`` and ``continuity.py``.
+
+Importing this package is cheap (standard library only): polars and pyarrow are
+imported by ``partition.py`` on the first call of :func:`validate_partition`, so
+a command that only reads sidecars (``status``) or a screen that has not
+validated anything yet never pays for them.
 """
 
+from __future__ import annotations
+
+from pathlib import Path
+
+from rlx_tui.partitions import PartitionKey
 from rlx_tui.validation.continuity import DayBounds, validate_range
 from rlx_tui.validation.findings import Finding, PartitionReport, Severity
-from rlx_tui.validation.partition import validate_partition
 from rlx_tui.validation.thresholds import DEFAULT_THRESHOLDS, DerivedGapLimits, GapLimits, Thresholds
 
 __all__ = [
@@ -26,3 +35,19 @@ __all__ = [
     "validate_partition",
     "validate_range",
 ]
+
+
+def validate_partition(
+    path: Path,
+    key: PartitionKey,
+    *,
+    expected_rows: int | None = None,
+    expected_sha256: str | None = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> PartitionReport:
+    """Validate one partition file; never raises for bad or missing data (see ``partition.py``)."""
+    from rlx_tui.validation.partition import validate_partition as validate
+
+    return validate(
+        path, key, expected_rows=expected_rows, expected_sha256=expected_sha256, thresholds=thresholds
+    )

@@ -23,212 +23,65 @@ Two profiles:
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import hashlib
-import json
-import zlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from rlx_tui.partitions import PartitionKey
-from rlx_tui.sources.demo import synth
-from rlx_tui.sources.demo.synth import Traits
+from rlx_tui.sources.demo import traits  # sizes, tables, traits: no numpy, no pyarrow
+from rlx_tui.sources.demo.faults import LOGIN_FAILURES, DemoFaults, split_target
+from rlx_tui.sources.demo.objects import (
+    CORRUPT_FRACTION,
+    INDEX_NAME,
+    LAKE_BUCKET,
+    PREFIX,
+    REGION,
+    S3_BUCKET,
+    SAMPLE_BUCKET,
+    encode_index,
+    index_key,
+    object_bytes,
+    object_key,
+    partition_data,
+    random_names,
+    sample_key,
+    truncate,
+    zero_row_bytes,
+)
+from rlx_tui.sources.demo.streams import PLANTED_DEFECTS, REALISTIC_SPLITS, REALISTIC_STREAMS, DemoStream
+from rlx_tui.sources.demo.traits import Traits
 
-S3_BUCKET = "qnt.data"
-PREFIX = "market-data/cryptofeed"
-LAKE_BUCKET = f"{S3_BUCKET}/{PREFIX}"  # what lakeapi calls its "bucket"
-REGION = "eu-west-1"
-INDEX_NAME = "contents.json.gz"
-CORRUPT_FRACTION = 0.6  # a corrupt object keeps this share of its bytes
-SAMPLE_BUCKET = "sample.crypto.lake"  # anonymous, no key prefix, no index: like Crypto Lake's sample
-LOGIN_FAILURES = ("", "function", "http", "garbage")
+__all__ = [
+    "CORRUPT_FRACTION",
+    "INDEX_NAME",
+    "LAKE_BUCKET",
+    "LOGIN_FAILURES",
+    "PLANTED_DEFECTS",
+    "PREFIX",
+    "REALISTIC_SPLITS",
+    "REALISTIC_STREAMS",
+    "REGION",
+    "S3_BUCKET",
+    "SAMPLE_BUCKET",
+    "DemoFaults",
+    "DemoLakeConfig",
+    "DemoStream",
+    "encode_index",
+    "index_key",
+    "object_bytes",
+    "object_key",
+    "partition_data",
+    "sample_key",
+    "split_target",
+    "truncate",
+    "zero_row_bytes",
+]
+
 DEMO_USERNAME = "arn:aws:iam::000000000000:user/demo-user@example.com"  # an IAM user ARN, as lakeapi expects
 
 PROFILES = ("realistic", "clean")
 CLEAN_TABLES = ("trades", "book", "book_delta_v2")
 CLEAN_SYMBOLS = ("BTC-USDT", "ETH-USDT")
-
-
-def split_target(entry: str) -> tuple[str, str | None]:
-    """``table/EX/SYM/DAY`` or ``table/EX/SYM/DAY#object`` -> (partition id, object name or None)."""
-    pid, _, name = entry.partition("#")
-    return pid, name or None
-
-
-@dataclass(frozen=True)
-class DemoFaults:
-    """Faults the demo lake injects. Entries are partition ids ``table/EXCHANGE/SYMBOL/YYYY-MM-DD``.
-
-    ``empty`` and ``zero_rows`` entries may name one object of a split day with
-    ``#<object name>`` (without it, every object of the day is affected).
-    """
-
-    transient_rate: float = 0.0  # share of parquet GET/HEAD answered 503 SlowDown
-    slow_seconds: float = 0.0  # delay before answering each parquet GET
-    corrupt: tuple[str, ...] = ()  # stored truncated (corrupt at rest)
-    missing: tuple[str, ...] = ()  # absent from the bucket and from the index
-    empty: tuple[str, ...] = ()  # listed, but 0 bytes (lakeapi drops such an object silently)
-    zero_rows: tuple[str, ...] = ()  # listed, valid parquet with every column and no rows
-    deny_all: bool = False  # every request answered 403 AccessDenied
-    # What the login Lambda answers per table ("*": every other table); default "s3". Given as a dict.
-    login_methods: tuple[tuple[str, str], ...] = ()
-    login_failure: str = ""  # "", "function" (the Lambda raised), "http" (500), "garbage" (not JSON)
-    cut_gets: int = 0  # the next N object GETs (S3 or CloudFront) break off halfway (connection lost)
-
-    _LISTS = ("corrupt", "missing", "empty", "zero_rows")
-
-    def __post_init__(self) -> None:
-        for name in self._LISTS:
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        methods = self.login_methods
-        pairs = methods.items() if isinstance(methods, dict) else methods
-        object.__setattr__(self, "login_methods", tuple(sorted((str(t), str(m)) for t, m in pairs)))
-        if self.cut_gets < 0:
-            raise ValueError(f"cut_gets must be >= 0, got {self.cut_gets}")
-        if self.login_failure not in LOGIN_FAILURES:
-            raise ValueError(f"login_failure must be one of {LOGIN_FAILURES}, got {self.login_failure!r}")
-        if not 0.0 <= self.transient_rate <= 1.0:
-            raise ValueError(f"transient_rate must be within 0..1, got {self.transient_rate}")
-        if self.slow_seconds < 0:
-            raise ValueError(f"slow_seconds must be >= 0, got {self.slow_seconds}")
-        for entry in self.at_rest():
-            PartitionKey.from_id(split_target(entry)[0])
-
-    def at_rest(self) -> tuple[str, ...]:
-        """Every entry that changes what is stored."""
-        return (*self.corrupt, *self.missing, *self.empty, *self.zero_rows)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        for name in self._LISTS:
-            data[name] = list(getattr(self, name))
-        data["login_methods"] = dict(self.login_methods)
-        return data
-
-    def login_method(self, table: str) -> str:
-        """What the login Lambda answers for ``table``."""
-        methods = dict(self.login_methods)
-        return methods.get(table, methods.get("*", "s3"))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DemoFaults:
-        return cls().merged(data)
-
-    def merged(self, changes: dict[str, Any]) -> DemoFaults:
-        """A copy with ``changes`` applied; unknown keys raise ValueError."""
-        known = {f.name for f in fields(self)}
-        unknown = set(changes) - known
-        if unknown:
-            raise ValueError(f"unknown fault settings: {sorted(unknown)}")
-        values = dict(changes)
-        for name in self._LISTS:
-            if name in values:
-                values[name] = tuple(values[name])
-        for name in ("transient_rate", "slow_seconds"):
-            if name in values:
-                values[name] = float(values[name])
-        if "deny_all" in values:
-            values["deny_all"] = bool(values["deny_all"])
-        if "cut_gets" in values:
-            values["cut_gets"] = int(values["cut_gets"])
-        return replace(self, **values)
-
-
-@dataclass(frozen=True, slots=True)
-class DemoStream:
-    """One (table, exchange, symbol) the realistic profile serves, and how its days look.
-
-    ``rows``: rows per day as a share of the size's rows for the table;
-    ``first_day``: day offset where the stream starts; negative: that many days before the end
-    (tables and symbols start at different dates at the real service too);
-    ``day_traits``: per day offset, traits replacing ``traits`` (planted data defects).
-    """
-
-    table: str
-    exchange: str
-    symbol: str
-    traits: Traits = synth.CLEAN
-    rows: float = 1.0
-    first_day: int = 0
-    day_traits: tuple[tuple[int, Traits], ...] = ()
-
-    def traits_on(self, offset: int, planted: bool) -> Traits:
-        if planted:
-            for day, traits in self.day_traits:
-                if day == offset:
-                    return traits
-        return self.traits
-
-
-_SNAP = 40  # snapshot rows opening a delta day (20 bids, 20 asks)
-_THIN = Traits(thin=True)
-
-# Day offsets (from the profile's start) of the defects planted on purpose; documented in PLANTED_DEFECTS.
-REALISTIC_STREAMS: tuple[DemoStream, ...] = (
-    DemoStream("trades", "BINANCE", "BTC-USDT"),
-    DemoStream("trades", "BINANCE", "ETH-USDT"),
-    DemoStream("book", "BINANCE", "BTC-USDT", rows=1 / 3),
-    DemoStream("book", "BINANCE", "ETH-USDT", rows=1 / 3),
-    DemoStream("book_delta_v2", "BINANCE", "BTC-USDT", Traits(snapshot=_SNAP)),
-    DemoStream(
-        "book_delta_v2",
-        "BINANCE",
-        "ETH-USDT",
-        Traits(snapshot=_SNAP),
-        day_traits=((3, Traits(snapshot=_SNAP, outage=(10.0, 13.0))),),
-    ),
-    DemoStream("book_delta", "BINANCE", "BTC-USDT", rows=0.5, first_day=-14),
-    DemoStream("level_1", "BINANCE", "BTC-USDT"),
-    DemoStream("candles", "BINANCE", "BTC-USDT"),
-    DemoStream("book_1m", "BINANCE", "BTC-USDT", rows=0.25, first_day=-10),
-    DemoStream("deep_book_1m", "BINANCE", "BTC-USDT", rows=0.25, first_day=-7),
-    DemoStream("trades", "BINANCE_FUTURES", "BTC-USDT-PERP"),
-    DemoStream("funding", "BINANCE_FUTURES", "BTC-USDT-PERP", rows=0.5),
-    DemoStream("funding", "BINANCE_FUTURES", "ETH-USDT-PERP", Traits(funding_unit="ns"), rows=0.5),
-    DemoStream("open_interest", "BINANCE_FUTURES", "BTC-USDT-PERP"),
-    DemoStream("liquidations", "BINANCE_FUTURES", "BTC-USDT-PERP", _THIN),
-    DemoStream("trades", "COINBASE", "BTC-USD"),
-    DemoStream("trades", "COINBASE", "BTC-USDT", rows=0.5),
-    DemoStream("level_1", "COINBASE", "BTC-USD", rows=0.5),
-    DemoStream(
-        "book_delta_v2",
-        "KUCOIN",
-        "BTC-USDT",
-        Traits(snapshot=_SNAP, origin_unit="ms"),
-        rows=0.5,
-        day_traits=((4, Traits(snapshot=_SNAP, mixed_units=True)),),
-    ),
-    DemoStream("trades", "KUCOIN", "BTC-USDT", rows=0.5),
-    DemoStream("trades_mpid", "SERUM", "stSOL-USDC", first_day=-14),
-    DemoStream("trades_mpid", "SERUM", "mSOL-USDC", _THIN, rows=0.1, first_day=-14),
-    DemoStream("level_1", "SERUM", "mSOL-USDC", _THIN, rows=0.1, first_day=-14),
-    DemoStream("trades", "ASCENDEX", "FTRB-USDT", _THIN, rows=0.02),
-    DemoStream("level_1", "ASCENDEX", "FTRB-USDT", _THIN, rows=0.15),
-    DemoStream("book", "ASCENDEX", "FTRB-USDT", Traits(thin=True, deep_nan=True), rows=0.1),
-)
-# Days split into two randomly named objects (day offset), one a planted 0-byte object.
-REALISTIC_SPLITS: tuple[tuple[str, str, str, int], ...] = (
-    ("trades", "BINANCE", "BTC-USDT", 1),
-    ("book_delta_v2", "BINANCE", "BTC-USDT", 1),
-    ("book_delta_v2", "BINANCE", "BTC-USDT", 5),
-)
-# Planted defects, by day offset: (kind, table, exchange, symbol, offset, what the user should see).
-PLANTED_DEFECTS: tuple[tuple[str, str, str, str, int, str], ...] = (
-    ("corrupt", "trades", "BINANCE", "ETH-USDT", 2, "truncated object: not readable parquet"),
-    ("empty", "level_1", "COINBASE", "BTC-USD", 3, "0-byte object: empty object at source"),
-    (
-        "zero_rows",
-        "open_interest",
-        "BINANCE_FUTURES",
-        "BTC-USDT-PERP",
-        4,
-        "0-row object: empty object at source",
-    ),
-    ("empty_part", "book_delta_v2", "BINANCE", "BTC-USDT", 5, "one of two objects 0 bytes: empty object"),
-    ("outage", "book_delta_v2", "BINANCE", "ETH-USDT", 3, "3 h without data in a busy market: all.max_gap"),
-    ("units", "book_delta_v2", "KUCOIN", "BTC-USDT", 4, "ms and ns origin times mixed: no unit fits"),
-)
 
 
 @dataclass(frozen=True)
@@ -265,8 +118,8 @@ class DemoLakeConfig:
             raise ValueError(f"days must be >= 1, got {self.days}")
         if self.sample_days < 0:
             raise ValueError(f"sample_days must be >= 0, got {self.sample_days}")
-        if self.rows is None and self.size not in synth.SIZES:
-            raise ValueError(f"unknown size {self.size!r}; choose one of {sorted(synth.SIZES)}")
+        if self.rows is None and self.size not in traits.SIZES:
+            raise ValueError(f"unknown size {self.size!r}; choose one of {sorted(traits.SIZES)}")
         streams = self._select_streams()
         object.__setattr__(self, "_streams", streams)
         object.__setattr__(self, "tables", tuple(dict.fromkeys(s.table for s in streams)))
@@ -276,7 +129,7 @@ class DemoLakeConfig:
         if self.faults is None:
             object.__setattr__(self, "faults", self.planted_faults())
         for table in self.tables:
-            if table not in synth.TABLES:
+            if table not in traits.TABLES:
                 raise ValueError(f"the demo lake has no table {table!r}")
             if self.rows is not None and int(self.rows.get(table, 0)) < 2:
                 raise ValueError(f"rows for {table!r} must be given and >= 2")
@@ -291,7 +144,7 @@ class DemoLakeConfig:
             return tuple(
                 DemoStream(table, exchange, symbol)
                 for table in self.tables or CLEAN_TABLES
-                for exchange in self.exchanges or synth.DEMO_EXCHANGES
+                for exchange in self.exchanges or traits.DEMO_EXCHANGES
                 for symbol in self.symbols or CLEAN_SYMBOLS
             )
         chosen = tuple(
@@ -366,7 +219,7 @@ class DemoLakeConfig:
         """Rows per day of ``table`` at the configured size (before a stream's own share)."""
         if self.rows is not None:
             return int(self.rows[table])
-        return synth.SIZES[self.size].rows(table)
+        return traits.SIZES[self.size].rows(table)
 
     def rows_of(self, pkey: PartitionKey) -> int:
         """Rows per day of one partition's stream (snapshot rows excluded)."""
@@ -390,7 +243,7 @@ class DemoLakeConfig:
             return ("1", "2")
         pkey = PartitionKey.from_id(partition_id)
         if self._realistic_split(pkey):
-            return tuple(sorted(_random_names(self.seed, partition_id)))
+            return tuple(sorted(random_names(self.seed, partition_id)))
         return ("1",)
 
     def to_dict(self) -> dict[str, Any]:
@@ -427,85 +280,3 @@ class DemoLakeConfig:
             if values.get(name) is not None:
                 values[name] = tuple(values[name]) or None
         return cls(**values)
-
-
-def _random_names(seed: int, partition_id: str) -> tuple[str, str]:
-    """Two object names for a split day: (first half in time, second half), the second sorting first."""
-    names = [hashlib.sha256(f"{seed}/{partition_id}/{i}".encode()).hexdigest()[:20] for i in range(2)]
-    first, second = sorted(names, reverse=True)  # key order is the reverse of time order
-    return first, second
-
-
-def object_key(partition_id: str, name: str = "1") -> str:
-    """S3 key (inside bucket ``qnt.data``) of one object of a partition."""
-    pkey = PartitionKey.from_id(partition_id)
-    return f"{PREFIX}/{pkey.rel_dir}/{name}.snappy.parquet"
-
-
-def index_key(table: str) -> str:
-    """S3 key of a table's ``contents.json.gz`` index."""
-    return f"{PREFIX}/{table}/{INDEX_NAME}"
-
-
-def encode_index(keys: list[str]) -> bytes:
-    """The index format lakeapi reads: zlib-compressed JSON ``{"objects": [key, ...]}``."""
-    return zlib.compress(json.dumps({"objects": sorted(keys)}).encode())
-
-
-def partition_data(config: DemoLakeConfig, partition_id: str) -> Any:
-    """The raw table of one partition (all its objects' rows, in time order)."""
-    pkey = PartitionKey.from_id(partition_id)
-    return synth.generate(
-        pkey.table,
-        pkey.exchange,
-        pkey.symbol,
-        pkey.day,
-        config.rows_of(pkey),
-        config.seed,
-        config.traits_of(pkey),
-    )
-
-
-def object_bytes(config: DemoLakeConfig, partition_id: str) -> Iterator[tuple[str, bytes]]:
-    """(name, intact parquet bytes) of each object of a partition, generated one partition at a time.
-
-    A split day's first half in time goes to the object whose name is first in
-    time order, which for realistic random names is the *last* in key order.
-    """
-    table = PartitionKey.from_id(partition_id).table
-    names = config.object_names(partition_id)
-    if config.stub_objects:
-        for name in names:
-            yield name, _stub_object(table)
-        return
-    data = partition_data(config, partition_id)
-    if len(names) == 1:
-        yield names[0], synth.encode_parquet(data, table)
-        return
-    in_time_order = names if partition_id in config.split_days else _random_names(config.seed, partition_id)
-    half = data.num_rows // 2
-    halves = {in_time_order[0]: data.slice(0, half), in_time_order[1]: data.slice(half)}
-    for name in names:
-        yield name, synth.encode_parquet(halves[name], table)
-
-
-def zero_row_bytes(config: DemoLakeConfig, partition_id: str) -> bytes:
-    """A valid object of the partition's table with every column and no rows."""
-    data = partition_data(config, partition_id)
-    return synth.encode_parquet(data.slice(0, 0), PartitionKey.from_id(partition_id).table)
-
-
-@functools.cache
-def _stub_object(table: str) -> bytes:
-    """A tiny valid object of ``table`` (two rows of 2024-01-01), the same for every partition."""
-    return synth.encode_parquet(synth.generate(table, "BINANCE", "BTC-USDT", dt.date(2024, 1, 1), 2), table)
-
-
-def sample_key(partition_id: str, name: str = "1") -> str:
-    """Key of one object in the sample bucket: Crypto Lake's layout without the key prefix."""
-    return f"{PartitionKey.from_id(partition_id).rel_dir}/{name}.snappy.parquet"
-
-
-def truncate(payload: bytes) -> bytes:
-    """What a corrupt (badly uploaded) object holds: the first part of the intact bytes."""
-    return payload[: int(len(payload) * CORRUPT_FRACTION)]

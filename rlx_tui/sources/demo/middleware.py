@@ -26,15 +26,25 @@ import json
 import random
 import threading
 import time
-import uuid
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote
-from xml.sax.saxutils import escape
+from urllib.parse import unquote
 
-from rlx_tui.sources.demo.layout import DEMO_USERNAME, PREFIX, SAMPLE_BUCKET, DemoFaults
+from rlx_tui.sources.demo.faults import DemoFaults
+from rlx_tui.sources.demo.layout import DEMO_USERNAME, PREFIX, SAMPLE_BUCKET
+from rlx_tui.sources.demo.signing import Credential, parse_credential, signature_matches, split_object_path
+from rlx_tui.sources.demo.stats import Stats
+from rlx_tui.sources.demo.wsgi import (
+    INDEX_SUFFIX,
+    Counted,
+    Environ,
+    StartResponse,
+    WsgiApp,
+    chunks,
+    drain,
+    read_body,
+    s3_error,
+)
 
 CONTROL_PREFIX = "/_rlx_demo/"
 CONTROL_TOKEN_HEADER = "X-Rlx-Demo-Token"
@@ -44,227 +54,6 @@ LOGIN_PATH = "/2015-03-31/functions/lake-login-login/invocations"
 CLOUDFRONT_PREFIX = f"/{PREFIX}/"  # data.crypto-lake.com/market-data/cryptofeed/...
 CLOUDFRONT_SIGNING_HOST = "qnt.data.s3.amazonaws.com"  # what lakeapi signs CloudFront requests for
 USAGE_TIMEFRAME_DAYS = 31
-LOGINS_KEPT = 50
-
-Environ = dict[str, Any]
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
-
-
-@dataclass(frozen=True, slots=True)
-class Credential:
-    """What a request says about who signed it (the secret never travels)."""
-
-    access_key: str
-    service: str
-    region: str
-    signature: str | None  # None for presigned URLs (query auth), which are not verified
-    signed_headers: tuple[str, ...] = ()
-
-
-def parse_credential(environ: Environ) -> Credential | None:
-    """SigV4 credential of a request, from the Authorization header or ``X-Amz-Credential``."""
-    auth = environ.get("HTTP_AUTHORIZATION", "")
-    if auth.startswith("AWS4-HMAC-SHA256 "):
-        items = dict(
-            part.strip().split("=", 1)
-            for part in auth.removeprefix("AWS4-HMAC-SHA256 ").split(",")
-            if "=" in part
-        )
-        scope = items.get("Credential", "").split("/")
-        if len(scope) != 5:
-            return None
-        return Credential(
-            scope[0],
-            scope[3],
-            scope[2],
-            items.get("Signature", ""),
-            tuple(items.get("SignedHeaders", "").split(";")),
-        )
-    if auth.startswith("AWS "):  # SigV2: "AWS AKID:signature"; signature not verified
-        return Credential(auth[4:].split(":", 1)[0], "s3", "", None)
-    query = parse_qs(environ.get("QUERY_STRING", ""))
-    scope = query.get("X-Amz-Credential", [""])[0].split("/")
-    if len(scope) == 5:  # presigned SigV4 URL
-        return Credential(scope[0], scope[3], scope[2], None)
-    if "AWSAccessKeyId" in query:  # presigned SigV2 URL
-        return Credential(query["AWSAccessKeyId"][0], "s3", "", None)
-    return None
-
-
-def _header(environ: Environ, name: str) -> str | None:
-    if name in ("content-type", "content-length"):
-        return environ.get(name.upper().replace("-", "_"))
-    return environ.get("HTTP_" + name.upper().replace("-", "_"))
-
-
-def signature_matches(
-    environ: Environ, cred: Credential, secret_key: str, *, host: str | None = None, body: bytes = b""
-) -> bool:
-    """Recompute a SigV4 header signature with botocore and compare.
-
-    S3 requests use S3's signer; others (the Lambda) the generic one over
-    ``body``. ``host`` replaces the Host header (CloudFront requests are signed
-    for the S3 host behind it). The path is canonicalised the way S3 does it,
-    from the decoded key, so both boto3's and aws-requests-auth's encodings verify.
-    """
-    from botocore.auth import S3SigV4Auth, SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
-    headers = {name: _header(environ, name) for name in cred.signed_headers}
-    if host is not None and "host" in headers:
-        headers["host"] = host
-    if any(value is None for value in headers.values()) or not headers.get("x-amz-date"):
-        return False
-    raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
-    raw_path, mark, query = raw_uri.partition("?")
-    path = quote(unquote(raw_path), safe="/") if cred.service == "s3" else raw_path
-    url = f"http://{headers.get('host') or environ.get('HTTP_HOST')}{path}{mark}{query}"
-    request = AWSRequest(method=environ["REQUEST_METHOD"], url=url, data=body or None)
-    for name, value in headers.items():
-        request.headers[name] = value
-    request.context["timestamp"] = headers["x-amz-date"]
-    signer_class = S3SigV4Auth if cred.service == "s3" else SigV4Auth
-    signer = signer_class(Credentials(cred.access_key, secret_key), cred.service, cred.region)
-    canonical = signer.canonical_request(request)
-    expected = signer.signature(signer.string_to_sign(request, canonical), request)
-    return expected == cred.signature
-
-
-def split_object_path(path: str) -> tuple[str, str]:
-    """Path-style ``/bucket/key`` -> (bucket, key); key is "" for bucket-level requests."""
-    bucket, _, key = unquote(path).lstrip("/").partition("/")
-    return bucket, key
-
-
-class Stats:
-    """Request counters, safe to update from the server's threads."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.reset()
-
-    def reset(self) -> None:
-        with self._lock:
-            self._counts: Counter[str] = Counter()
-            self._gets: Counter[str] = Counter()
-            self._logins: list[dict[str, Any]] = []
-            self._metered_bytes = 0
-
-    def count(self, name: str, amount: int = 1) -> None:
-        with self._lock:
-            self._counts[name] += amount
-
-    def count_get(self, key: str) -> None:
-        with self._lock:
-            self._gets[key] += 1
-
-    def record_login(self, payload: dict[str, Any]) -> None:
-        with self._lock:
-            self._logins = [*self._logins, payload][-LOGINS_KEPT:]
-
-    def served(self, nbytes: int, metered: bool) -> None:
-        """Object bytes sent; ``metered`` ones count against the user's usage."""
-        with self._lock:
-            self._counts["bytes_served"] += nbytes
-            if metered:
-                self._metered_bytes += nbytes
-
-    @property
-    def metered_bytes(self) -> int:
-        with self._lock:
-            return self._metered_bytes
-
-    def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "requests": self._counts["requests"],
-                "injected_503": self._counts["injected_503"],
-                "injected_403": self._counts["injected_403"],
-                "not_served": self._counts["not_served"],
-                "list_requests": self._counts["list_requests"],
-                "index_gets": self._counts["index_gets"],
-                "lambda_invocations": self._counts["lambda_invocations"],
-                "cloudfront_gets": self._counts["cloudfront_gets"],
-                "usage_requests": self._counts["usage_requests"],
-                "anonymous_requests": self._counts["anonymous_requests"],
-                "cut_gets": self._counts["cut_gets"],
-                "bytes_served": self._counts["bytes_served"],
-                "metered_bytes": self._metered_bytes,
-                "logins": list(self._logins),
-                "object_gets": dict(self._gets),
-            }
-
-
-def _s3_error(status: str, code: str, message: str, resource: str) -> tuple[str, str, bytes]:
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<Error><Code>{code}</Code><Message>{escape(message)}</Message><Resource>{escape(resource)}</Resource>"
-        f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>"
-    )
-    return status, "application/xml", body.encode()
-
-
-INDEX_SUFFIX = "/contents.json.gz"
-
-
-def _chunks(payload: bytes, size: int = 1 << 16) -> Iterator[bytes]:
-    for start in range(0, len(payload), size):
-        yield payload[start : start + size]
-
-
-def _read_body(environ: Environ) -> bytes:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return b""
-    return environ["wsgi.input"].read(length) if length > 0 else b""
-
-
-def _drain(environ: Environ) -> None:
-    """Read an unanswered request body, so a kept-alive connection stays in sync."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return
-    stream = environ.get("wsgi.input")
-    while length > 0 and stream is not None:
-        chunk = stream.read(min(length, 1 << 16))
-        if not chunk:
-            break
-        length -= len(chunk)
-
-
-class _Counted:
-    """A WSGI body that reports the bytes it sent (and closes what it wraps); ``limit`` cuts it short.
-
-    The demo server closes the connection after every response, so a body cut
-    short reaches the client as a transfer broken off before Content-Length.
-    """
-
-    def __init__(
-        self, body: Iterable[bytes], report: Callable[[int], None], limit: int | None = None
-    ) -> None:
-        self._body = body
-        self._report = report
-        self._limit = limit
-
-    def __iter__(self) -> Iterator[bytes]:
-        sent = 0
-        for chunk in self._body:
-            if self._limit is not None:
-                chunk = chunk[: max(self._limit - sent, 0)]
-            sent += len(chunk)
-            self._report(len(chunk))
-            yield chunk
-            if self._limit is not None and sent >= self._limit:
-                return
-
-    def close(self) -> None:
-        close = getattr(self._body, "close", None)
-        if close is not None:
-            close()
 
 
 class FaultMiddleware:
@@ -330,7 +119,7 @@ class FaultMiddleware:
             return self._login(environ, start_response, cred)
         if path.startswith(LAMBDA_PREFIX) or cred.service != "s3":
             self.stats.count("not_served")
-            _drain(environ)
+            drain(environ)
             body = json.dumps({"message": "not served by the rlx-tui demo lake"}).encode()
             return self._respond(start_response, "404 Not Found", "application/json", body)
         if cred.signature is not None and not signature_matches(environ, cred, self._secret_key):
@@ -355,7 +144,7 @@ class FaultMiddleware:
                 return refused
             if method == "GET":
                 body = self._app(environ, start_response)
-                return _Counted(body, lambda n: self.stats.served(n, metered), self._cut(environ))
+                return Counted(body, lambda n: self.stats.served(n, metered), self._cut(environ))
         return self._app(environ, start_response)
 
     def _object_faults(self, start_response: StartResponse, method: str, path: str) -> list[bytes] | None:
@@ -363,7 +152,7 @@ class FaultMiddleware:
         faults = self._faults
         if faults.transient_rate > 0 and self._draw() < faults.transient_rate:
             self.stats.count("injected_503")
-            status, ctype, body = _s3_error(
+            status, ctype, body = s3_error(
                 "503 Slow Down", "SlowDown", "Please reduce your request rate.", path
             )
             return self._respond(start_response, status, ctype, b"" if method == "HEAD" else body)
@@ -399,7 +188,7 @@ class FaultMiddleware:
     # -- the service around the data ------------------------------------------------------
     def _login(self, environ: Environ, start_response: StartResponse, cred: Credential) -> list[bytes]:
         """lakeapi's login: ``{"username", "method"}`` per table, or the configured failure."""
-        body = _read_body(environ)
+        body = read_body(environ)
         if cred.signature is None or not signature_matches(environ, cred, self._secret_key, body=body):
             self.stats.count("injected_403")
             error = {
@@ -440,7 +229,7 @@ class FaultMiddleware:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "")
         if method not in ("GET", "HEAD"):
-            _drain(environ)
+            drain(environ)
             return self._respond(start_response, "405 Method Not Allowed", "text/plain", b"")
         if (
             cred is None
@@ -456,7 +245,7 @@ class FaultMiddleware:
         self.stats.count("cloudfront_gets")
         payload = self._read_object(key)
         if payload is None:
-            status, ctype, body = _s3_error(
+            status, ctype, body = s3_error(
                 "404 Not Found", "NoSuchKey", "The specified key does not exist.", path
             )
             return self._respond(start_response, status, ctype, b"" if method == "HEAD" else body)
@@ -474,11 +263,11 @@ class FaultMiddleware:
             return [b""]
         self.stats.count_get(key)
         cut = len(payload) // 2 if self._take_cut() else None
-        return _Counted(_chunks(payload), lambda n: self.stats.served(n, True), cut)
+        return Counted(chunks(payload), lambda n: self.stats.served(n, True), cut)
 
     def _usage(self, environ: Environ, start_response: StartResponse) -> list[bytes]:
         """lakeapi's ``used_data``: downloaded GB over the time frame (here: live, since start)."""
-        _drain(environ)
+        drain(environ)
         self.stats.count("usage_requests")
         answer = {
             "downloaded_gb": round(self.stats.metered_bytes / 1e9, 6),
@@ -496,8 +285,8 @@ class FaultMiddleware:
         self, environ: Environ, start_response: StartResponse, code: str, message: str
     ) -> list[bytes]:
         self.stats.count("injected_403")
-        _drain(environ)
-        status, ctype, body = _s3_error("403 Forbidden", code, message, environ.get("PATH_INFO", ""))
+        drain(environ)
+        status, ctype, body = s3_error("403 Forbidden", code, message, environ.get("PATH_INFO", ""))
         return self._respond(
             start_response, status, ctype, b"" if environ.get("REQUEST_METHOD") == "HEAD" else body
         )
@@ -514,7 +303,7 @@ class FaultMiddleware:
         method = environ.get("REQUEST_METHOD", "GET")
         given = str(environ.get("HTTP_" + CONTROL_TOKEN_HEADER.upper().replace("-", "_"), "")).encode()
         if not hmac.compare_digest(given, self._control_token):
-            _drain(environ)
+            drain(environ)
             return self._json(start_response, {"error": "control token missing or wrong"}, "403 Forbidden")
         try:
             if method == "GET" and action == "stats":
@@ -527,7 +316,7 @@ class FaultMiddleware:
                     self._set_faults(self._faults.merged(changes))
                 return self._json(start_response, self._faults.to_dict())
             if method == "POST" and action == "reset":
-                _drain(environ)
+                drain(environ)
                 with self._control_lock:
                     self._set_faults(self._initial)
                     with self._lock:
@@ -536,7 +325,7 @@ class FaultMiddleware:
                 return self._json(start_response, self._faults.to_dict())
         except (ValueError, TypeError) as exc:
             return self._json(start_response, {"error": str(exc)}, "400 Bad Request")
-        _drain(environ)
+        drain(environ)
         return self._json(start_response, {"error": f"no control action {method} {action}"}, "404 Not Found")
 
     def _set_faults(self, new: DemoFaults) -> None:
