@@ -37,6 +37,7 @@ LAYOUT_DIRS: tuple[str, ...] = (
     ".lake_cache/joblib",
     ".lake_cache/used_data",
     ".lake_cache/rlx",
+    "demo-lake",
 )
 # Files with fixed names that rlx-tui opens for writing (or trusts when reading).
 LAYOUT_FILES: tuple[str, ...] = (

@@ -36,7 +36,8 @@ def open_source(settings: Settings) -> Iterator[LakeSource]:
         from rlx_tui.sources.demo.lake import DemoLake, DemoLakeConfig
 
         lake = DemoLake(
-            DemoLakeConfig(size=settings.demo_size, days=settings.demo_days, profile=settings.demo_profile)
+            DemoLakeConfig(size=settings.demo_size, days=settings.demo_days, profile=settings.demo_profile),
+            seed_dir=settings.data_dir,  # the seed is kept in demo-lake/ and reused once verified
         )
         lake.start()
         logger.info("demo lake started at {} (synthetic data)", lake.endpoint_url)

@@ -32,6 +32,7 @@ from rlx_tui.sources.demo.layout import (
     object_key,
 )
 from rlx_tui.sources.demo.middleware import CONTROL_TOKEN_HEADER, CONTROL_TOKEN_KEY
+from rlx_tui.sources.demo.seed_cache import SEED_DIR_KEY
 
 if TYPE_CHECKING:
     import boto3
@@ -90,8 +91,11 @@ class DemoLake:
     s3_bucket: str = S3_BUCKET  # the S3 bucket proper
     sample_bucket: str = SAMPLE_BUCKET  # anonymous, no key prefix, the first ``sample_days`` days
 
-    def __init__(self, config: DemoLakeConfig | None = None) -> None:
+    def __init__(self, config: DemoLakeConfig | None = None, *, seed_dir: Path | None = None) -> None:
+        """``seed_dir``: a data directory to keep the seed cache in (``demo-lake/``), so the next
+        start with the same configuration loads the verified objects instead of generating them."""
         self.config = config if config is not None else DemoLakeConfig()
+        self.seed_dir = Path(os.path.abspath(seed_dir)) if seed_dir is not None else None
         self._proc: subprocess.Popen[bytes] | None = None
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
         self._stderr: IO[bytes] | None = None
@@ -152,6 +156,8 @@ class DemoLake:
         assert self._proc.stdin is not None
         self._control_token = secrets.token_urlsafe(32)
         startup = {**self.config.to_dict(), CONTROL_TOKEN_KEY: self._control_token}
+        if self.seed_dir is not None:
+            startup[SEED_DIR_KEY] = str(self.seed_dir)
         try:
             self._proc.stdin.write(json.dumps(startup).encode() + b"\n")
             self._proc.stdin.flush()

@@ -20,6 +20,7 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -40,6 +41,14 @@ from rlx_tui.sources.demo.layout import (
     zero_row_bytes,
 )
 from rlx_tui.sources.demo.middleware import CONTROL_TOKEN_KEY
+from rlx_tui.sources.demo.seed_cache import (
+    SEED_DIR_KEY,
+    Put,
+    SeedCache,
+    SeedRefused,
+    seed_digest,
+    seed_identity,
+)
 
 _PUBLIC_READ = {  # the sample bucket is public: anyone may list and read it
     "Version": "2012-10-17",
@@ -110,6 +119,56 @@ class PrefixIndex:
         return self._list_objects(view, prefix, *args, **kwargs)
 
 
+def wanted_states(config: DemoLakeConfig, faults: DemoFaults) -> dict[str, str]:
+    """Each partition's state at rest: ok, missing, corrupt, empty or zero_rows (``#object``: one)."""
+    targets = {
+        state: [split_target(e) for e in entries]
+        for state, entries in ((EMPTY, faults.empty), (ZERO_ROWS, faults.zero_rows))
+    }
+    wanted = {pid: OK for pid in config.partition_ids()}
+    unknown = sorted(
+        ({*faults.corrupt, *faults.missing} | {pid for t in targets.values() for pid, _ in t}) - set(wanted)
+    )
+    if unknown:
+        raise ValueError(f"partitions not in the demo lake: {unknown}")
+    for state, entries in targets.items():
+        for pid, name in entries:
+            wanted[pid] = f"{state}#{name}" if name else state
+    for pid in faults.corrupt:
+        wanted[pid] = CORRUPT
+    for pid in faults.missing:
+        wanted[pid] = MISSING
+    return wanted
+
+
+def sample_ids(config: DemoLakeConfig) -> list[str]:
+    """The partitions copied into the sample bucket: the first ``sample_days`` days."""
+    if config.sample_days <= 0:
+        return []
+    last = config.start.toordinal() + config.sample_days - 1
+    return [p for p in config.partition_ids() if PartitionKey.from_id(p).day.toordinal() <= last]
+
+
+def expected_keys(config: DemoLakeConfig, wanted: dict[str, str]) -> set[tuple[str, str]]:
+    """(bucket, key) of every object a seeding with ``wanted`` puts: what a seed must hold."""
+    keys = {(S3_BUCKET, index_key(table)) for table in config.tables or ()}
+    for pid, state in wanted.items():
+        if state != MISSING:
+            keys.update((S3_BUCKET, object_key(pid, n)) for n in config.object_names(pid))
+    for pid in sample_ids(config):
+        keys.update((SAMPLE_BUCKET, sample_key(pid, n)) for n in config.object_names(pid))
+    return keys
+
+
+def read_seed(config: DemoLakeConfig, cache: SeedCache) -> list[Put] | None:
+    """The verified puts of the seed in ``cache``, or None (the reason on stderr) if it is refused."""
+    try:
+        return cache.load(expected_keys(config, wanted_states(config, config.faults or DemoFaults())))
+    except (SeedRefused, OSError) as exc:
+        print(f"demo lake: seed cache not used, generating: {exc}", file=sys.stderr, flush=True)
+        return None
+
+
 class LakeStore:
     """The demo lake's objects at rest in moto's S3 backend (written directly, not over HTTP)."""
 
@@ -121,18 +180,63 @@ class LakeStore:
         self._backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
         PrefixIndex(self._backend)
         self._backend.create_bucket(S3_BUCKET, REGION)
-        self._known = set(config.partition_ids())
         self._state: dict[str, str] = {}
         self._keys: dict[str, set[str]] = {table: set() for table in config.tables or ()}
         self._lock = threading.Lock()
+        self._recorded: list[Put] | None = None  # while seeding for the cache: every put, in order
 
-    def seed(self, faults: DemoFaults, should_stop: Callable[[], bool] = lambda: False) -> int:
-        """Put every partition and the indexes; return the objects put.
+    def seed(
+        self,
+        faults: DemoFaults,
+        should_stop: Callable[[], bool] = lambda: False,
+        *,
+        seeded: list[Put] | None = None,
+        record: bool = False,
+    ) -> tuple[int, list[Put] | None]:
+        """Put every partition and the indexes; return the objects put and (``record``) every put.
 
-        Objects are generated and encoded on two threads (numpy and parquet encoding
-        release the GIL), a bounded window ahead of the puts, which stay in order.
+        ``seeded``: the verified puts of a seed cache (see :func:`read_seed`), put as
+        they are instead of generating. Otherwise objects are generated and encoded on
+        two threads (numpy and parquet encoding release the GIL), a bounded window
+        ahead of the puts, which stay in order; with ``record`` the puts are returned
+        so the caller can save them as the next start's seed.
         """
         wanted = self._wanted(faults)
+        if seeded is not None:
+            self._put_seed(seeded, wanted)
+            return self._count(), None
+        self._recorded = [] if record else None
+        try:
+            self._generate(wanted, should_stop)
+            return self._count(), self._recorded
+        finally:
+            self._recorded = None
+
+    def _count(self) -> int:
+        return sum(len(keys) for keys in self._keys.values())
+
+    def _put_seed(self, puts: list[Put], wanted: dict[str, str]) -> None:
+        with self._lock:
+            self._create_sample_bucket()
+            for bucket, key, payload in puts:
+                self._backend.put_object(bucket, key, payload)
+            for pid, state in wanted.items():
+                self._state[pid] = state
+                if state != MISSING:
+                    table = pid.split("/", 1)[0]
+                    self._keys[table].update(object_key(pid, n) for n in self._config.object_names(pid))
+
+    def _create_sample_bucket(self) -> None:
+        if self._config.sample_days > 0:
+            self._backend.create_bucket(SAMPLE_BUCKET, REGION)
+            self._backend.put_bucket_policy(SAMPLE_BUCKET, json.dumps(_PUBLIC_READ).encode())
+
+    def _store(self, bucket: str, key: str, payload: bytes) -> None:
+        self._backend.put_object(bucket, key, payload)
+        if self._recorded is not None:
+            self._recorded.append((bucket, key, payload))
+
+    def _generate(self, wanted: dict[str, str], should_stop: Callable[[], bool]) -> None:
         pids = self._config.partition_ids()
         with self._lock, ThreadPoolExecutor(max_workers=SEED_THREADS) as pool:
             for offset in range(0, len(pids), SEED_WINDOW):
@@ -145,21 +249,15 @@ class LakeStore:
             for table in self._config.tables or ():
                 self._write_index(table)
             self._seed_sample(should_stop)
-            return sum(len(keys) for keys in self._keys.values())
 
     def _seed_sample(self, should_stop: Callable[[], bool]) -> None:
         """The anonymous sample bucket: the first ``sample_days`` days, no key prefix, no index."""
-        if self._config.sample_days <= 0:
-            return
-        self._backend.create_bucket(SAMPLE_BUCKET, REGION)
-        self._backend.put_bucket_policy(SAMPLE_BUCKET, json.dumps(_PUBLIC_READ).encode())
-        last = self._config.start.toordinal() + self._config.sample_days - 1
-        for pid in self._config.partition_ids():
+        self._create_sample_bucket()
+        for pid in sample_ids(self._config):
             if should_stop():
                 raise SeedingStopped("stopped while seeding")
-            if PartitionKey.from_id(pid).day.toordinal() <= last:
-                for name, payload in object_bytes(self._config, pid):
-                    self._backend.put_object(SAMPLE_BUCKET, sample_key(pid, name), payload)
+            for name, payload in object_bytes(self._config, pid):
+                self._store(SAMPLE_BUCKET, sample_key(pid, name), payload)
 
     def read(self, key: str) -> bytes | None:
         """The bytes of an object of bucket ``qnt.data`` (for the CloudFront route), or None if absent."""
@@ -182,26 +280,7 @@ class LakeStore:
                 self._write_index(table)
 
     def _wanted(self, faults: DemoFaults) -> dict[str, str]:
-        """Each partition's state at rest: ok, missing, corrupt, empty or zero_rows (``#object``: one)."""
-        targets = {
-            state: [split_target(e) for e in entries]
-            for state, entries in ((EMPTY, faults.empty), (ZERO_ROWS, faults.zero_rows))
-        }
-        unknown = sorted(
-            ({*faults.corrupt, *faults.missing} | {pid for t in targets.values() for pid, _ in t})
-            - self._known
-        )
-        if unknown:
-            raise ValueError(f"partitions not in the demo lake: {unknown}")
-        wanted = {pid: OK for pid in self._config.partition_ids()}
-        for state, entries in targets.items():
-            for pid, name in entries:
-                wanted[pid] = f"{state}#{name}" if name else state
-        for pid in faults.corrupt:
-            wanted[pid] = CORRUPT
-        for pid in faults.missing:
-            wanted[pid] = MISSING
-        return wanted
+        return wanted_states(self._config, faults)
 
     def _payloads(self, pid: str, state: str) -> list[tuple[str, bytes]]:
         """(key, bytes) of every object of ``pid`` in ``state`` (none when missing)."""
@@ -226,7 +305,7 @@ class LakeStore:
                     self._backend.delete_object(S3_BUCKET, key)
                     self._keys[table].discard(key)
         for key, payload in payloads:
-            self._backend.put_object(S3_BUCKET, key, payload)
+            self._store(S3_BUCKET, key, payload)
             self._keys[table].add(key)
         self._state[pid] = state
 
@@ -234,12 +313,13 @@ class LakeStore:
         self._put(pid, state, self._payloads(pid, state))
 
     def _write_index(self, table: str) -> None:
-        self._backend.put_object(S3_BUCKET, index_key(table), encode_index(sorted(self._keys[table])))
+        self._store(S3_BUCKET, index_key(table), encode_index(sorted(self._keys[table])))
 
 
-def _read_config(value: str) -> tuple[DemoLakeConfig, str]:
-    """The configuration and the control token (a fresh random one when none is given:
-    then nobody can steer faults, since nobody else knows it)."""
+def _read_config(value: str) -> tuple[DemoLakeConfig, str, Path | None]:
+    """The configuration, the control token (a fresh random one when none is given:
+    then nobody can steer faults, since nobody else knows it) and the data directory
+    to keep the seed cache in (None: no cache)."""
     raw = sys.stdin.readline(1 << 20) if value == "-" else value
     if not raw.strip():
         raise ValueError("no configuration given")
@@ -247,7 +327,10 @@ def _read_config(value: str) -> tuple[DemoLakeConfig, str]:
     if not isinstance(data, dict):
         raise ValueError("the configuration must be a JSON object")
     token = str(data.pop(CONTROL_TOKEN_KEY, "") or secrets.token_urlsafe(32))
-    return DemoLakeConfig.from_dict(data), token
+    seed_dir = data.pop(SEED_DIR_KEY, None)
+    if seed_dir is not None and (not isinstance(seed_dir, str) or not os.path.isabs(seed_dir)):
+        raise ValueError(f"{SEED_DIR_KEY} must be an absolute path")
+    return DemoLakeConfig.from_dict(data), token, Path(seed_dir) if seed_dir else None
 
 
 def _watch_stdin(stop: threading.Event) -> None:
@@ -262,8 +345,18 @@ def _watch_stdin(stop: threading.Event) -> None:
     stop.set()
 
 
-def serve(config: DemoLakeConfig, control_token: str) -> int:
-    """Seed, announce the port, serve until told to stop. Returns the exit status."""
+def serve(config: DemoLakeConfig, control_token: str, seed_dir: Path | None = None) -> int:
+    """Seed (from the seed cache in ``seed_dir`` when one is verified), announce the port,
+    save a new seed in the background, serve until told to stop. Returns the exit status.
+
+    The seed is read and verified on a thread while moto is imported (file reads and
+    sha256 release the GIL), which hides most of its cost on a machine with two cores.
+    """
+    cache = SeedCache(seed_dir, seed_digest(seed_identity(config))) if seed_dir is not None else None
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seed-read")
+    seeded = reader.submit(read_seed, config, cache) if cache is not None else None
+    reader.shutdown(wait=False)
+
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
@@ -292,19 +385,39 @@ def serve(config: DemoLakeConfig, control_token: str) -> int:
         username=config.username,
     )
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+    verified = seeded.result() if seeded is not None else None
     try:
-        store.seed(config.faults, stop.is_set)
+        _, puts = store.seed(
+            config.faults or DemoFaults(), stop.is_set, seeded=verified, record=cache is not None
+        )
     except SeedingStopped:
         server.server_close()
         return 0
+    del verified
     thread = threading.Thread(target=server.serve_forever, name="demo-lake", daemon=True)
     thread.start()
     print(f"READY {server.server_port}", flush=True)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # nothing else may fill the parent's pipe
+    saver = None
+    if cache is not None and puts is not None:
+        saver = threading.Thread(target=_save_seed, args=(cache, puts), name="seed-save")
+        saver.start()
+        del puts
     stop.wait()
     server.shutdown()
     server.server_close()
+    if saver is not None:
+        saver.join()  # a half-written seed is never served, but a whole one saves the next start
     return 0
+
+
+def _save_seed(cache: SeedCache, puts: list[Put]) -> None:
+    """Keep the seed for the next start; a failure costs only speed (reported on stderr)."""
+    try:
+        if not cache.save(puts):
+            print("demo lake: too large for the seed cache; generated at every start", file=sys.stderr)
+    except OSError as exc:
+        print(f"demo lake: seed cache not saved: {exc}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -315,11 +428,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default="{}", help="JSON configuration, or '-' to read one line of stdin")
     args = parser.parse_args(argv)
     try:
-        config, token = _read_config(args.config)
+        config, token, seed_dir = _read_config(args.config)
     except (ValueError, TypeError) as exc:
         print(f"demo lake: bad configuration: {exc}", file=sys.stderr)
         return 2
-    return serve(config, token)
+    return serve(config, token, seed_dir)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from html import escape as html_escape
 from typing import Any
-from xml.sax.saxutils import escape
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -14,9 +14,11 @@ INDEX_SUFFIX = "/contents.json.gz"
 
 
 def s3_error(status: str, code: str, message: str, resource: str) -> tuple[str, str, bytes]:
+    """An S3 error answer: (status, content type, XML body)."""
+    text, where = html_escape(message, quote=False), html_escape(resource, quote=False)
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<Error><Code>{code}</Code><Message>{escape(message)}</Message><Resource>{escape(resource)}</Resource>"
+        f"<Error><Code>{code}</Code><Message>{text}</Message><Resource>{where}</Resource>"
         f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>"
     )
     return status, "application/xml", body.encode()
