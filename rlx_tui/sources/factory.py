@@ -30,8 +30,6 @@ def open_source(settings: Settings) -> Iterator[LakeSource]:
     With ``demo`` and an explicit endpoint URL, an already running demo lake
     at that URL is used instead of starting one.
     """
-    from rlx_tui.sources.lake import LakeSource  # boto3, pyarrow, lakeapi: only once a source is opened
-
     if settings.source == "demo" and settings.endpoint_url is None:
         from rlx_tui.sources.demo.lake import DemoLake, DemoLakeConfig
 
@@ -39,7 +37,13 @@ def open_source(settings: Settings) -> Iterator[LakeSource]:
             DemoLakeConfig(size=settings.demo_size, days=settings.demo_days, profile=settings.demo_profile),
             seed_dir=settings.data_dir,  # the seed is kept in demo-lake/ and reused once verified
         )
-        lake.start()
+        lake.launch()  # the server imports moto and seeds while this process imports boto3 and lakeapi
+        try:
+            from rlx_tui.sources.lake import LakeSource
+        except BaseException:
+            lake.stop()
+            raise
+        lake.wait_ready()
         logger.info("demo lake started at {} (synthetic data)", lake.endpoint_url)
         try:
             yield _prepared(
@@ -56,6 +60,8 @@ def open_source(settings: Settings) -> Iterator[LakeSource]:
         finally:
             lake.stop()
         return
+    from rlx_tui.sources.lake import LakeSource  # boto3, pyarrow, lakeapi: only once a source is opened
+
     credentials = settings.credentials
     if settings.source == "demo" and credentials is None:
         from rlx_tui.sources.demo.lake import DemoLakeConfig

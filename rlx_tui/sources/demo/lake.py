@@ -139,6 +139,15 @@ class DemoLake:
 
     def start(self, timeout: float = 120.0) -> DemoLake:
         """Start the server, wait for it to be seeded; raise :class:`DemoLakeError` on failure."""
+        self.launch()
+        return self.wait_ready(timeout)
+
+    def launch(self) -> DemoLake:
+        """Start the server process and hand it its configuration, without waiting for it.
+
+        Call :meth:`wait_ready` next; in between the caller may do its own slow work
+        (importing boto3 and lakeapi) while the server imports moto and seeds.
+        """
         if self._proc is not None:
             raise DemoLakeError("the demo lake is already started")
         self._workdir = tempfile.TemporaryDirectory(prefix="rlx-demo-lake-")
@@ -161,6 +170,18 @@ class DemoLake:
         try:
             self._proc.stdin.write(json.dumps(startup).encode() + b"\n")
             self._proc.stdin.flush()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_ready(self, timeout: float = 120.0) -> DemoLake:
+        """Wait for the launched server's READY; raise :class:`DemoLakeError` (server stopped) on failure."""
+        if self._proc is None:
+            raise DemoLakeError("the demo lake is not launched")
+        if self._port is not None:
+            return self
+        try:
             self._port = self._await_ready(timeout)
         except BaseException:
             self.stop()
