@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
+from rlx_tui.secret import Secret
 from rlx_tui.settings import Credentials, Settings
 from rlx_tui.sources.buckets import LAKE_BUCKET, SAMPLE_BUCKET
 from rlx_tui.staging import SourceInfo
@@ -50,7 +51,7 @@ def open_source(settings: Settings) -> Iterator[LakeSource]:
                 LakeSource(
                     source_info(settings, lake.endpoint_url),
                     data_dir=settings.data_dir,
-                    credentials=Credentials(lake.config.access_key, lake.config.secret_key),
+                    credentials=Credentials(lake.config.access_key, Secret(lake.config.secret_key)),
                     endpoint_url=lake.endpoint_url,
                     fetch_mode=settings.fetch_mode,
                     **_service_options(settings, lake.endpoint_url),
@@ -67,7 +68,7 @@ def open_source(settings: Settings) -> Iterator[LakeSource]:
         from rlx_tui.sources.demo.lake import DemoLakeConfig
 
         defaults = DemoLakeConfig()
-        credentials = Credentials(defaults.access_key, defaults.secret_key)
+        credentials = Credentials(defaults.access_key, Secret(defaults.secret_key))
     demo_endpoint = settings.endpoint_url if settings.source == "demo" else None
     yield _prepared(
         LakeSource(

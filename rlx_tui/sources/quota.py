@@ -63,7 +63,8 @@ def fetch_usage(base_url: str, user: str, user_agent: str, timeout: float = 10.0
             response.raise_for_status()
             data = response.json()
     except requests.HTTPError as exc:
-        raise UsageUnavailable(f"the usage service answered {exc.response.status_code}") from None
+        status = exc.response.status_code if exc.response is not None else "an error"
+        raise UsageUnavailable(f"the usage service answered {status}") from None
     except (requests.RequestException, ValueError) as exc:
         raise UsageUnavailable(f"the usage service did not answer ({type(exc).__name__})") from None
     return parse_usage(data)

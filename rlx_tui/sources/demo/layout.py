@@ -128,7 +128,7 @@ class DemoLakeConfig:
         object.__setattr__(self, "split_days", tuple(self.split_days))
         if self.faults is None:
             object.__setattr__(self, "faults", self.planted_faults())
-        for table in self.tables:
+        for table in self.tables or ():
             if table not in traits.TABLES:
                 raise ValueError(f"the demo lake has no table {table!r}")
             if self.rows is not None and int(self.rows.get(table, 0)) < 2:

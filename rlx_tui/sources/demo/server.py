@@ -173,7 +173,7 @@ class LakeStore:
     """The demo lake's objects at rest in moto's S3 backend (written directly, not over HTTP)."""
 
     def __init__(self, config: DemoLakeConfig) -> None:
-        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.core.models import DEFAULT_ACCOUNT_ID
         from moto.s3.models import s3_backends
 
         self._config = config

@@ -90,7 +90,7 @@ def signature_matches(
     signer = signer_class(Credentials(cred.access_key, secret_key), cred.service, cred.region)
     canonical = signer.canonical_request(request)
     expected = signer.signature(signer.string_to_sign(request, canonical), request)
-    return expected == cred.signature
+    return bool(expected == cred.signature)
 
 
 def split_object_path(path: str) -> tuple[str, str]:
