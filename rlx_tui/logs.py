@@ -15,12 +15,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-from loguru import logger
 
 from rlx_tui import fs_guard
 from rlx_tui.secret import Secret
@@ -31,6 +30,19 @@ LOG_NAME = "rlx-tui.log"
 ROTATE_BYTES = 20_000_000
 KEEP_ROTATED = 10
 _current: dict[str, LogFile | None] = {"sink": None, "configured": None}
+
+
+class _LazyLogger:
+    """loguru's logger, imported on first use: loguru imports asyncio (about 0.1 s), which
+    ``--help`` and ``status`` need not pay. ``from rlx_tui.logs import logger`` is a drop-in."""
+
+    def __getattr__(self, name: str) -> Any:
+        from loguru import logger as loguru_logger
+
+        return getattr(loguru_logger, name)
+
+
+logger: Any = _LazyLogger()
 
 
 class _ToLoguru(logging.Handler):
@@ -45,8 +57,15 @@ class _ToLoguru(logging.Handler):
 
 
 def quiet_start() -> None:
-    """Nothing reaches the terminal through logging until a sink is set up (and then only the file)."""
-    logger.remove()
+    """Nothing reaches the terminal through logging until a sink is set up (and then only the file).
+
+    When loguru is not imported yet it is not imported for this: it is told (its
+    ``LOGURU_AUTOINIT`` setting) to start without its stderr sink whenever it is.
+    """
+    if "loguru" in sys.modules:
+        logger.remove()
+    else:
+        os.environ["LOGURU_AUTOINIT"] = "False"
     root = logging.getLogger()
     if not any(isinstance(handler, _ToLoguru) for handler in root.handlers):
         root.addHandler(_ToLoguru())  # also keeps logging's "last resort" stderr handler out

@@ -6,8 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from loguru import logger
-
+from rlx_tui.logs import logger
 from rlx_tui.secret import Secret
 from rlx_tui.settings import Credentials, Settings
 from rlx_tui.sources.buckets import LAKE_BUCKET, SAMPLE_BUCKET
