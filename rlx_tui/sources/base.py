@@ -16,10 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from rlx_tui.partitions import ObjectRef, PartitionKey
-from rlx_tui.staging import SourceInfo
+
+if TYPE_CHECKING:
+    from rlx_tui.staging import SourceInfo  # staging imports loguru: not needed to import this module
 
 
 class ErrorKind(StrEnum):

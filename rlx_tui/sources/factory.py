@@ -10,13 +10,15 @@ from rlx_tui.logs import logger
 from rlx_tui.secret import Secret
 from rlx_tui.settings import Credentials, Settings
 from rlx_tui.sources.buckets import LAKE_BUCKET, SAMPLE_BUCKET
-from rlx_tui.staging import SourceInfo
 
 if TYPE_CHECKING:
     from rlx_tui.sources.lake import LakeSource
+    from rlx_tui.staging import SourceInfo
 
 
 def source_info(settings: Settings, endpoint_url: str | None) -> SourceInfo:
+    from rlx_tui.staging import SourceInfo
+
     bucket = SAMPLE_BUCKET if settings.source == "sample" else LAKE_BUCKET
     return SourceInfo(
         name=settings.source, endpoint=endpoint_url, bucket=bucket, synthetic=settings.source == "demo"

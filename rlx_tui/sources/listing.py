@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loguru import logger
-
+from rlx_tui.logs import logger
 from rlx_tui.partitions import KeyParseError, ObjectRef, PartitionKey, check_name, parse_object_key
 
 INDEX_NAME = "contents.json.gz"

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from loguru import logger
+from rlx_tui.logs import logger
 
 _local = threading.local()
 _install_lock = threading.Lock()
