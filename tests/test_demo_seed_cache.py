@@ -234,3 +234,24 @@ def _fields(config: DemoLakeConfig) -> dict[str, Any]:
 def _keys_of(data_dir: Path) -> set[tuple[str, str]]:
     index = json.loads((seed_folder(data_dir) / INDEX_FILE).read_bytes())
     return {(bucket, key) for bucket, key, _ in index["objects"]}
+
+
+def test_the_demo_source_restarts_from_its_seed_and_its_cached_listing(tmp_path: Path) -> None:
+    from rlx_tui.service import open_workspace
+    from rlx_tui.settings import load_settings
+
+    values = {"source": "demo", "data_dir": tmp_path / "data", "demo_profile": "clean", "demo_days": 2}
+    settings = load_settings(env_file=None, overrides=values, environ={})
+    seen = []
+    for _ in range(2):  # two starts of the demo source, as two dashboard sessions would make
+        with open_workspace(settings) as ws:
+            found = ws.discover()
+            seen.append((found, ws.source.lister.requests, ws.source.info.synthetic))  # type: ignore[attr-defined]
+        if len(seen) == 1:
+            (folder,) = (tmp_path / "data" / CACHE_DIR).iterdir()
+            objects = identity(folder / OBJECTS_FILE)
+    (first, first_requests, synthetic), (second, second_requests, still_synthetic) = seen
+    assert first == second and first.first_day is not None
+    assert first_requests > 0 and second_requests == 0  # listed from the cache although the port changed
+    assert synthetic and still_synthetic  # whatever the cache, the demo source says it is synthetic
+    assert identity(folder / OBJECTS_FILE) == objects  # the seed was reused, not written again

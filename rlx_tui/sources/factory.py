@@ -55,6 +55,7 @@ def open_source(settings: Settings) -> Iterator[LakeSource]:
                     credentials=Credentials(lake.config.access_key, Secret(lake.config.secret_key)),
                     endpoint_url=lake.endpoint_url,
                     fetch_mode=settings.fetch_mode,
+                    listing_scope=f"demo-lake/{lake.content_digest()}",  # same digest: same objects
                     **_service_options(settings, lake.endpoint_url),
                 ),
                 settings,

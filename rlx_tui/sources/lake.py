@@ -186,7 +186,10 @@ class LakeSource:
         cloudfront_url: str | None = None,
         usage_url: str | None = None,
         listing_ttl: float = DEFAULT_TTL_SECONDS,
+        listing_scope: str | None = None,
     ) -> None:
+        """``listing_scope``: what the cached listings belong to (default: the endpoint); a demo
+        lake names its content digest, so a restart on another port keeps its listings."""
         global _sample_mode
         self.info = info
         self.bucket = bucket
@@ -207,7 +210,8 @@ class LakeSource:
         self.usage_url = usage_url or DEFAULT_USAGE_URL
         self._user_agent = f"lakeapi/{self._lakeapi.__version__}"
         user = hashlib.sha256((credentials.access_key_id if credentials else "").encode()).hexdigest()[:16]
-        cache = ListingCache(cache_dir / "listings", listing_ttl, (endpoint_url or "aws", bucket, user))
+        scope = (listing_scope or endpoint_url or "aws", bucket, user)
+        cache = ListingCache(cache_dir / "listings", listing_ttl, scope)
         self.lister = LakeLister(self._s3, bucket, cache)
         self.logins = Logins(self._session, anonymous=anonymous, lakeapi_version=self._lakeapi.__version__)
         self.meter = TransferMeter()

@@ -291,6 +291,12 @@ class DemoLake:
 
     # -- layout helpers ---------------------------------------------------------------------
 
+    def content_digest(self) -> str:
+        """The seed digest of this lake's configuration: equal digests hold equal objects at start."""
+        from rlx_tui.sources.demo.seed_cache import seed_digest, seed_identity
+
+        return seed_digest(seed_identity(self.config))
+
     def object_key(self, partition_id: str, name: str = "1") -> str:
         """S3 key (in bucket ``qnt.data``) of object ``name`` of a partition."""
         return object_key(partition_id, name)
