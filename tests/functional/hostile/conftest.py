@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rlx_tui.certificate import issue_certificate
-from tests.hostile.attack import (
+from tests.functional.hostile.attack import (
     REQUEST,
     SOURCE,
     Sandbox,
@@ -18,7 +18,7 @@ from tests.hostile.attack import (
     make_ready,
     no_range_findings,
 )
-from tests.test_engine import small_disk as small_disk  # the real 3 MB tmpfs, re-used
+from tests.functional.test_engine import small_disk as small_disk  # the real 3 MB tmpfs, re-used
 
 
 @pytest.fixture(scope="session")

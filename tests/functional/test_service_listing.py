@@ -30,8 +30,8 @@ from rlx_tui.sources.lake import forget_lakeapi_caches
 from rlx_tui.staging import DATA_FILE, Zone
 from rlx_tui.tui.app import AppOptions, RlxApp
 from tests.conftest import demo_settings
-from tests.test_cli import common
-from tests.test_engine import expected_ready_table
+from tests.functional.test_cli import common
+from tests.functional.test_engine import expected_ready_table
 
 SYMBOLS = ("BTC-USD", "BTC-USDT", "BTC-USDT-PERP", "stSOL-USDC", "mSOL-USDC", "soeth-usdc")
 EXCHANGES = ("BINANCE_FUTURES", "SERUM")
