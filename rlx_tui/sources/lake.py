@@ -39,6 +39,7 @@ from rlx_tui.atomic import HashingWriter, write_endpoint_config
 from rlx_tui.partitions import ObjectRef, PartitionKey
 from rlx_tui.safety import check_endpoint_url
 from rlx_tui.schemas import FUNDING_TIME, TIME_COLUMNS, renames, to_canonical
+from rlx_tui.secret import Secret
 from rlx_tui.settings import Credentials, redact
 from rlx_tui.sources import cloudfront
 from rlx_tui.sources.base import Cancelled, ErrorKind, FetchResult, Listing, SourceError, classify
@@ -182,7 +183,7 @@ class LakeSource:
         bucket: str = LAKE_BUCKET,
         anonymous: bool = False,
         fetch_mode: str = "auto",
-        secrets: tuple[str, ...] = (),
+        secrets: tuple[str | Secret, ...] = (),
         cloudfront_url: str | None = None,
         usage_url: str | None = None,
         listing_ttl: float = DEFAULT_TTL_SECONDS,
