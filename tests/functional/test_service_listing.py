@@ -40,7 +40,7 @@ RANDOM_NAME = "7f3c9e2a41d84b0f9c5e6a1d2b3c4d5e.snappy.parquet"  # the data page
 
 
 @pytest.fixture(scope="module")
-def names_lake() -> Iterator[DemoLake]:
+def names_lake(lakeapi_home: Path) -> Iterator[DemoLake]:
     config = DemoLakeConfig(
         profile="clean", days=4, symbols=SYMBOLS, exchanges=EXCHANGES, tables=("trades",), sample_days=0
     )
