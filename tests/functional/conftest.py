@@ -41,7 +41,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     import sys
 
     lake = sys.modules.get("rlx_tui.sources.lake")
-    home = lake._cache_home if lake is not None else None
+    home = getattr(lake, "_cache_home", None)  # where import_lakeapi put lakeapi's caches, if it ran
     if home is not None and home not in _session_home:
         _session_home.append(home)  # report it once
         pytest.fail(f"{item.nodeid} imported lakeapi without asking for the lakeapi_home fixture")
