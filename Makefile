@@ -1,12 +1,15 @@
 # Two commands do everything on a fresh machine with Python >= 3.11 and make:
 #   make run    set up (once) and open the dashboard on the embedded demo lake
-#   make test   set up (once) and run the whole test suite
+#   make test   set up (once), then ruff, mypy and the whole test suite (unit + functional)
+#   make test-unit   the quick folder only (no server, no subprocess, no TUI)
 PYTHON ?= python3
+# pytest-xdist workers for make test (auto: one per core); JOBS=0 runs the suite in this process
+JOBS   ?= auto
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-unit typecheck lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +22,14 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -n $(JOBS) --dist worksteal
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -29,4 +39,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -68,8 +68,6 @@ class DataDirError(ValueError):
 def resolve_data_dir(value: str | os.PathLike[str]) -> Path:
     """An absolute, resolved data directory, or DataDirError (never a traceback)."""
     text = os.fspath(value)
-    if isinstance(text, bytes):  # pragma: no cover - settings are text
-        raise DataDirError("data directory must be text")
     if not text.strip():
         raise DataDirError("data directory is empty: give a path, e.g. --data-dir ./data")
     try:

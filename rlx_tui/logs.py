@@ -18,8 +18,12 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from loguru import Record
 
 from rlx_tui import fs_guard
 from rlx_tui.secret import Secret
@@ -29,7 +33,17 @@ LOG_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <7} | {message}"
 LOG_NAME = "rlx-tui.log"
 ROTATE_BYTES = 20_000_000
 KEEP_ROTATED = 10
-_current: dict[str, LogFile | None] = {"sink": None, "configured": None}
+
+
+@dataclass
+class _LogState:
+    """This process's log set-up: its file sink and whether :func:`setup_logging` chose the sinks."""
+
+    sink: LogFile | None = None
+    configured: bool = False
+
+
+_current = _LogState()
 
 
 class _LazyLogger:
@@ -146,23 +160,23 @@ def _quiet_sink(sink: Callable[[str], Any]) -> Callable[[Any], None]:
 
 def quiet_unless_configured() -> None:
     """:func:`quiet_start`, unless :func:`setup_logging` already chose this process's sinks."""
-    if _current["sink"] is None and not _current.get("configured"):
+    if _current.sink is None and not _current.configured:
         quiet_start()
 
 
 def reset() -> None:
     """Forget this process's log set-up (closing the file): for a test that ran ``cli.main`` itself."""
-    sink = _current["sink"]
+    sink = _current.sink
     if sink is not None:
         sink.close()
-    _current["sink"] = None
-    _current["configured"] = None
+    _current.sink = None
+    _current.configured = False
     logger.remove()
 
 
 def current_log() -> LogFile | None:
     """The file sink of this process (to ask whether writing it failed)."""
-    return _current["sink"]
+    return _current.sink
 
 
 def setup_logging(
@@ -182,15 +196,15 @@ def setup_logging(
     (a link, a full disk); :class:`~rlx_tui.fs_guard.UnsafePathError` for a link.
     """
     quiet_start()
-    _current["configured"] = True  # type: ignore[assignment]
+    _current.configured = True
     data_dir = Path(data_dir)
     log_dir = data_dir / "logs"
-    old = _current["sink"]
+    old = _current.sink
     if old is not None:
         old.close()
-    _current["sink"] = None
+    _current.sink = None
 
-    def scrub(record: dict[str, Any]) -> None:
+    def scrub(record: Record) -> None:
         record["message"] = redact(str(record["message"]), secrets)
 
     logger.configure(patcher=scrub)
@@ -201,7 +215,7 @@ def setup_logging(
     path = log_dir / LOG_NAME
     sink = LogFile(data_dir, path, secrets)
     sink.open()
-    _current["sink"] = sink
+    _current.sink = sink
     # diagnose=False: tracebacks never show variable values (credentials among them)
     logger.add(sink, level=level, format=LOG_FORMAT, diagnose=False, backtrace=False, catch=False)
     if extra_sink is not None:

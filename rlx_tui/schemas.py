@@ -25,10 +25,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+ArrowColumn: TypeAlias = "pa.ChunkedArray[Any] | pa.Array[Any]"  # one column of a table, or its values
 
 BOOK_LEVELS = 20
 TS = pa.timestamp("ns", tz="UTC")
@@ -85,15 +87,19 @@ def _ready_schema(table: str, raw: pa.Schema) -> pa.Schema:
     return pa.schema([*fields, pa.field("exchange", pa.string()), pa.field("symbol", pa.string())])
 
 
-def _times() -> list[pa.Field]:
+def _times() -> list[pa.Field[Any]]:
     return [pa.field("timestamp", pa.int64()), pa.field("receipt_timestamp", pa.int64())]
 
 
-def _levels(side: str, count: int) -> list[pa.Field]:
-    fields: list[pa.Field] = []
+def _levels(side: str, count: int) -> list[pa.Field[Any]]:
+    fields: list[pa.Field[Any]] = []
     for i in range(count):
         fields += [pa.field(f"{side}_{i}_price", pa.float64()), pa.field(f"{side}_{i}_size", pa.float64())]
     return fields
+
+
+def _schema(fields: list[pa.Field[Any]]) -> pa.Schema:
+    return pa.schema(fields)
 
 
 _TIMES_AND_KEYS = ("origin_time", "received_time", "exchange", "symbol")
@@ -103,7 +109,7 @@ CONTRACTS: dict[str, TableContract] = {
     for contract in (
         TableContract(
             "trades",
-            pa.schema(
+            _schema(
                 [
                     pa.field("side", pa.string()),
                     pa.field("amount", pa.float64()),
@@ -118,7 +124,7 @@ CONTRACTS: dict[str, TableContract] = {
         ),
         TableContract(
             "book",
-            pa.schema(
+            _schema(
                 [
                     *_times(),
                     pa.field("sequence_number", pa.int64()),
@@ -133,7 +139,7 @@ CONTRACTS: dict[str, TableContract] = {
         ),
         TableContract(
             "book_delta_v2",
-            pa.schema(
+            _schema(
                 [
                     *_times(),
                     pa.field("sequence_number", pa.int64()),
@@ -149,14 +155,14 @@ CONTRACTS: dict[str, TableContract] = {
         ),
         TableContract(
             "level_1",
-            pa.schema([*_levels("bid", 1), *_levels("ask", 1), *_times()]),
+            _schema([*_levels("bid", 1), *_levels("ask", 1), *_times()]),
             source="LAKEAPI-NOTES (cryptofeed names: bid_0_price, bid_0_size, ask_0_price, ask_0_size, "
             "times); an empty side of a thin market is NaN, so prices are not required",
             required=_TIMES_AND_KEYS,
         ),
         TableContract(
             "funding",
-            pa.schema(
+            _schema(
                 [
                     pa.field("mark_price", pa.float64()),
                     pa.field("rate", pa.float64()),
@@ -170,7 +176,7 @@ CONTRACTS: dict[str, TableContract] = {
         ),
         TableContract(
             "candles",
-            pa.schema(
+            _schema(
                 [
                     pa.field("timestamp", pa.int64()),
                     pa.field("open", pa.float64()),
@@ -291,7 +297,7 @@ class TimePlan:
     funding_unit: str | None = None  # "s" or "ns" (lakeapi's fallback), None without the column
 
     def to_json(self) -> bytes:
-        payload = {"columns": {k: v.to_dict() for k, v in sorted(self.columns.items())}}
+        payload: dict[str, Any] = {"columns": {k: v.to_dict() for k, v in sorted(self.columns.items())}}
         if self.funding_unit:
             payload["next_funding_time"] = self.funding_unit
         return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
@@ -319,7 +325,7 @@ _INT64_MAX = (1 << 63) - 1
 _SECONDS_LIMIT = _INT64_MAX // NS_PER_S  # pandas' bound for unit="s" (Timestamp.max in seconds)
 
 
-def funding_unit_for(values: pa.Array | pa.ChunkedArray) -> str:
+def funding_unit_for(values: ArrowColumn) -> str:
     """lakeapi's rule for integer next_funding_time: seconds, unless a value overflows as seconds, then ns.
 
     lakeapi calls ``pd.to_datetime(unit="s")`` on the whole column and falls back to
@@ -331,12 +337,12 @@ def funding_unit_for(values: pa.Array | pa.ChunkedArray) -> str:
     return "ns" if largest is not None and largest > _SECONDS_LIMIT else "s"
 
 
-def _integers(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+def _integers(column: ArrowColumn) -> ArrowColumn:
     """Int64 values of an integer or timestamp column (timestamps: their stored integers)."""
     return column.cast(pa.int64())
 
 
-def _funding_times(column: pa.ChunkedArray | pa.Array, unit: str | None) -> pa.ChunkedArray | pa.Array:
+def _funding_times(column: ArrowColumn, unit: str | None) -> ArrowColumn:
     typ = column.type
     if pa.types.is_timestamp(typ) and typ.unit == "ns":  # lakeapi (float input) already converted it
         return column.cast(pa.timestamp("ns")).cast(TS) if typ.tz is None else column.cast(TS)
@@ -349,7 +355,7 @@ def _funding_times(column: pa.ChunkedArray | pa.Array, unit: str | None) -> pa.C
     return _as_utc(column)
 
 
-def _as_utc(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+def _as_utc(column: ArrowColumn) -> ArrowColumn:
     typ = column.type
     if pa.types.is_integer(typ):
         return column.cast(pa.int64()).cast(pa.timestamp("ns")).cast(TS)
@@ -359,9 +365,7 @@ def _as_utc(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     return column
 
 
-def _scaled_times(
-    column: pa.ChunkedArray | pa.Array, times: ColumnTimes | None
-) -> pa.ChunkedArray | pa.Array:
+def _scaled_times(column: ArrowColumn, times: ColumnTimes | None) -> ArrowColumn:
     """A time column in UTC ns: stored integers (ns-interpreted) times the column's unit factor."""
     column = _as_utc(column)
     if times is None or times.factor == 1 or not pa.types.is_timestamp(column.type):
@@ -370,16 +374,17 @@ def _scaled_times(
     return ints.cast(pa.timestamp("ns")).cast(TS)
 
 
-def _nan_as_null(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+def _nan_as_null(column: ArrowColumn) -> ArrowColumn:
     """NaN stored as null, as lakeapi's DataFrame gives it (pandas has one NaN for both; pyarrow reads
     it back as null), so both fetch paths agree. Validation counts nulls and NaN alike."""
     nan = pc.is_nan(column)
     if not pc.any(nan).as_py():
         return column
-    return pc.if_else(nan, pa.scalar(None, column.type), column)
+    plain: ArrowColumn = pc.if_else(nan, pa.scalar(None, column.type), column)
+    return plain
 
 
-def _plain(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+def _plain(column: ArrowColumn) -> ArrowColumn:
     """Dictionaries decoded, large and view strings as plain strings, NaN as null, timestamps as UTC ns."""
     typ = column.type
     if pa.types.is_floating(typ):
@@ -412,7 +417,8 @@ def to_canonical(
     names = renames(table)
     plan = plan or TimePlan()
     known = canonical_schema(table)
-    columns: dict[str, pa.ChunkedArray | pa.Array] = {}
+    columns: dict[str, ArrowColumn] = {}
+    column: ArrowColumn
     for name, column in zip(data.column_names, data.columns, strict=True):
         if name == "dt" or name.startswith("__index_level_"):
             continue
@@ -428,8 +434,8 @@ def to_canonical(
     rows = data.num_rows
     for name, value in (("exchange", exchange), ("symbol", symbol)):
         columns[name] = pa.repeat(pa.scalar(value, pa.string()), rows)  # the partition's, as in lakeapi
-    fields: list[pa.Field] = []
-    arrays: list[pa.ChunkedArray | pa.Array] = []
+    fields: list[pa.Field[Any]] = []
+    arrays: list[ArrowColumn] = []
     for name, column in columns.items():
         wanted = known.field(name).type if known is not None and known.get_field_index(name) >= 0 else None
         if wanted is not None and column.type != wanted:
@@ -439,5 +445,7 @@ def to_canonical(
                 raise pa.ArrowInvalid(f"column {name!r} cannot be read as {wanted}: {exc}") from exc
         fields.append(pa.field(name, column.type))
         arrays.append(column)
-    metadata = {METADATA_KEY: plan.to_json()} if plan.columns or plan.funding_unit else None
+    metadata: dict[bytes | str, bytes | str] | None = None
+    if plan.columns or plan.funding_unit:
+        metadata = {METADATA_KEY: plan.to_json()}
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=metadata))

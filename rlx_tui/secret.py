@@ -17,6 +17,7 @@ class Secret:
     """Holds one secret string; ``reveal()`` is the only way to read it."""
 
     __slots__ = ("_value",)
+    _value: str  # set once in __init__ (object.__setattr__: the instance refuses assignment)
 
     def __init__(self, value: str | Secret) -> None:
         if isinstance(value, Secret):

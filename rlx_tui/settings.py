@@ -20,7 +20,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from dotenv.parser import parse_stream
 
@@ -34,6 +34,16 @@ SourceName = Literal["lake", "sample", "demo"]
 FetchMode = Literal["auto", "load", "stream"]
 SOURCES: tuple[str, ...] = ("lake", "sample", "demo")
 FETCH_MODES: tuple[str, ...] = ("auto", "load", "stream")
+
+
+def _is_source(name: str) -> TypeGuard[SourceName]:
+    return name in SOURCES
+
+
+def _is_fetch_mode(name: str) -> TypeGuard[FetchMode]:
+    return name in FETCH_MODES
+
+
 MAX_WORKERS = 2  # Crypto Lake's guidance for lakeapi
 DEMO_SIZES: tuple[str, ...] = ("tiny", "small", "medium", "large")
 
@@ -79,7 +89,7 @@ class RetryPolicy:
 
     def ceiling(self, attempt: int) -> float:
         """Upper bound of the delay after failed attempt number ``attempt`` (1-based)."""
-        return min(self.cap_seconds, self.base_seconds * (2 ** max(attempt - 1, 0)))
+        return min(self.cap_seconds, self.base_seconds * (2.0 ** max(attempt - 1, 0)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +100,11 @@ class Credentials:
     secret_access_key: Secret = field(repr=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.secret_access_key, Secret):
-            object.__setattr__(self, "secret_access_key", Secret(self.secret_access_key))
+        given: object = self.secret_access_key  # callers may hand over a plain string: wrap it
+        if isinstance(given, str):
+            object.__setattr__(self, "secret_access_key", Secret(given))
+        elif not isinstance(given, Secret):
+            raise TypeError("a Secret holds a string")
 
     def __repr__(self) -> str:
         return f"Credentials(access_key_id={mask(self.access_key_id)!r}, secret_access_key='***')"
@@ -294,7 +307,7 @@ def load_settings(
     credentials = Credentials(key_id, secret) if key_id else None
 
     source = str(values.get("source") or ("lake" if credentials else "demo")).lower()
-    if source not in SOURCES:
+    if not _is_source(source):
         raise SettingsError(f"unknown source {shown(source)}: choose one of {', '.join(SOURCES)}")
     if source == "lake" and credentials is None:
         raise SettingsError(
@@ -317,7 +330,7 @@ def load_settings(
     if retry.max_attempts < 1:
         raise SettingsError("retry attempts must be at least 1")
     fetch_mode = str(values.get("fetch_mode", "auto")).lower()
-    if fetch_mode not in FETCH_MODES:
+    if not _is_fetch_mode(fetch_mode):
         raise SettingsError(f"unknown fetch mode {shown(fetch_mode)}: choose one of {', '.join(FETCH_MODES)}")
     endpoint = values.get("endpoint_url")
     if endpoint is not None:
@@ -346,13 +359,13 @@ def load_settings(
     if demo_profile not in ("realistic", "clean"):
         raise SettingsError(f"unknown demo profile {demo_profile!r}: use realistic or clean")
     return Settings(
-        source=source,  # type: ignore[arg-type]
+        source=source,
         data_dir=data_dir,
         endpoint_url=endpoint,
         workers=workers,
         retry=retry,
         credentials=credentials,
-        fetch_mode=fetch_mode,  # type: ignore[arg-type]
+        fetch_mode=fetch_mode,
         log_level=log_level,
         demo_size=demo_size,
         demo_days=demo_days,

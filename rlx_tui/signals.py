@@ -17,6 +17,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from types import FrameType
 
 HANDLED: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -35,18 +36,27 @@ class Interrupted(KeyboardInterrupt):
         return signal.Signals(self.signum).name
 
 
-_state = {"depth": 0, "pending": None, "raised": False}
+@dataclass
+class _SignalState:
+    """What the handler knows: nesting of :func:`deferred`, a held-back signal, whether one was raised."""
+
+    depth: int = 0
+    pending: int | None = None
+    raised: bool = False
+
+
+_state = _SignalState()
 _lock = threading.RLock()  # re-entrant: the handler runs in the main thread, maybe inside deferred()
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
     with _lock:
-        if _state["raised"] or _state["pending"] is not None:
+        if _state.raised or _state.pending is not None:
             return  # already stopping: let the clean-up finish
-        if _state["depth"]:
-            _state["pending"] = signum
+        if _state.depth:
+            _state.pending = signum
             return
-        _state["raised"] = True
+        _state.raised = True
     raise Interrupted(signum)
 
 
@@ -55,7 +65,7 @@ def install() -> None:
     if threading.current_thread() is not threading.main_thread():
         return
     with _lock:
-        _state.update(depth=0, pending=None, raised=False)
+        _state.depth, _state.pending, _state.raised = 0, None, False
     for sig in HANDLED:
         with contextlib.suppress(OSError, ValueError):
             signal.signal(sig, _handler)
@@ -68,15 +78,15 @@ def deferred() -> Iterator[None]:
         yield
         return
     with _lock:
-        _state["depth"] += 1
+        _state.depth += 1
     try:
         yield
     finally:
         with _lock:
-            _state["depth"] -= 1
-            pending = _state["pending"] if _state["depth"] == 0 else None
+            _state.depth -= 1
+            pending = _state.pending if _state.depth == 0 else None
             if pending is not None:
-                _state["pending"] = None
-                _state["raised"] = True
+                _state.pending = None
+                _state.raised = True
         if pending is not None:
             raise Interrupted(pending)

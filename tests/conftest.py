@@ -1,56 +1,24 @@
-"""Shared fixtures: one clean embedded demo lake per test session (and a realistic one on demand)."""
+"""Shared by both test folders: the markers, and settings for a run against a demo lake.
+
+Every test under ``tests/unit`` is marked ``unit`` (no server, no subprocess of ours, seconds),
+every test under ``tests/functional`` is marked ``functional`` (the demo lake, subprocesses, the
+TUI); a test file anywhere else is refused. ``pytest -m unit`` or ``pytest tests/unit`` gives quick
+feedback; ``make test`` runs both.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rlx_tui.settings import Settings, load_settings
-from rlx_tui.sources.demo.lake import DemoLake, DemoLakeConfig
+from rlx_tui.sources.demo.lake import DemoLake
 
-
-@pytest.fixture(scope="session", autouse=True)
-def lakeapi_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Import lakeapi first through rlx-tui's importer: its caches go to a temporary directory
-    (never the repository) and rlx-tui can refresh its listing caches."""
-    from rlx_tui.sources.lake import import_lakeapi
-
-    home = tmp_path_factory.mktemp("lakeapi-home")
-    import_lakeapi(home)
-    return home
-
-
-@pytest.fixture(scope="session")
-def demo_lake() -> Iterator[DemoLake]:
-    """A running demo lake (10 days, tiny size, default seed and credentials) on a free loopback port."""
-    with DemoLake(DemoLakeConfig(days=10, size="tiny", profile="clean")) as lake:
-        yield lake
-
-
-@pytest.fixture(scope="session")
-def realistic_lake() -> Iterator[DemoLake]:
-    """The realistic demo profile (every table, six exchanges, planted defects), 7 tiny days, own key."""
-    with DemoLake(DemoLakeConfig(days=7, access_key="realistic-demo-key")) as lake:
-        yield lake
-
-
-def realistic_settings(lake: DemoLake, data_dir: Path, **overrides: object) -> Settings:
-    """Settings for the realistic session lake (its own credentials)."""
-    credentials = {"access_key_id": lake.config.access_key, "secret_access_key": lake.config.secret_key}
-    return demo_settings(lake, data_dir, **credentials, **overrides)
-
-
-@pytest.fixture
-def clean_demo_lake(demo_lake: DemoLake) -> Iterator[DemoLake]:
-    """The session demo lake with faults and stats reset before (and after) the test."""
-    demo_lake.reset()
-    yield demo_lake
-    demo_lake.reset()
-
+TESTS = Path(__file__).resolve().parent
+FOLDER_MARKERS = ("unit", "functional")
 
 # Every 503 injected by the demo lake must reach rlx-tui's own retry policy in
 # tests (botocore's inner retry inside lakeapi would otherwise absorb most).
@@ -58,20 +26,37 @@ os.environ["AWS_MAX_ATTEMPTS"] = "1"
 
 DEMO_START = dt.date(2024, 1, 1)
 
+# One retry policy for every test against a demo lake: backoff ceilings of 0.01, 0.02, 0.04, then
+# 0.08 s; eight attempts ride out the fault tests' bursts of injected 503s, and the cap keeps the
+# worst case of a fetch that never succeeds (7 waits, at most 0.47 s in all) well under a second.
+TEST_RETRY = {"retry_base": 0.01, "retry_cap": 0.08, "retry_attempts": 8, "fetch_timeout": 60}
 
-def demo_settings(lake: DemoLake, data_dir: Path, **overrides: object) -> Settings:
-    """Settings for a run against the session demo lake, with fast retries."""
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test by its folder (``unit`` or ``functional``)."""
+    for item in items:
+        folder = item.path.resolve().relative_to(TESTS).parts[0]
+        if folder not in FOLDER_MARKERS:
+            raise pytest.UsageError(f"{item.nodeid}: a test lives in tests/unit or tests/functional")
+        item.add_marker(getattr(pytest.mark, folder))
+
+
+def demo_settings(lake: DemoLake | str, data_dir: Path, **overrides: object) -> Settings:
+    """Settings for a run against ``lake`` (a demo lake or its endpoint URL), with fast retries."""
     values: dict[str, object] = {
         "source": "demo",
-        "endpoint_url": lake.endpoint_url,
+        "endpoint_url": lake if isinstance(lake, str) else lake.endpoint_url,
         "data_dir": data_dir,
-        "retry_base": 0.01,
-        "retry_cap": 0.08,
-        "retry_attempts": 8,
-        "fetch_timeout": 60,
+        **TEST_RETRY,
     }
     values.update(overrides)
     return load_settings(env_file=None, overrides=values, environ={})
+
+
+def realistic_settings(lake: DemoLake, data_dir: Path, **overrides: object) -> Settings:
+    """Settings for the realistic session lake (its own credentials)."""
+    credentials = {"access_key_id": lake.config.access_key, "secret_access_key": lake.config.secret_key}
+    return demo_settings(lake, data_dir, **credentials, **overrides)
 
 
 @pytest.fixture

@@ -192,4 +192,5 @@ def build_document(
         "previous": dict(previous) if previous else None,
         "signing": dict(signing),
     }
-    return jsonable(document)
+    plain: dict[str, Any] = jsonable(document)
+    return plain

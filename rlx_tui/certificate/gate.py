@@ -231,10 +231,10 @@ def assess(
         elif key in failed:
             result.blockers.append(Blocker("failed", key.id, failed[key] or "failed, no cause recorded"))
         elif key in missing:
-            waiver = waivers.get(key.id)
-            problem = _waiver_problem(waiver) if waiver else None
-            if waiver is not None and problem is None:
-                result.waived.append(waiver)
+            named = waivers.get(key.id)
+            problem = _waiver_problem(named) if named else None
+            if named is not None and problem is None:
+                result.waived.append(named)
                 used.add(key.id)
             else:
                 why = problem or "no waiver; add one naming who excludes this day and why"

@@ -18,6 +18,7 @@ import datetime as dt
 import os
 import re
 import secrets
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +30,8 @@ from rlx_tui.certificate.canonical import DIGEST_FIELD, document_digest, read_do
 CERT_DIR = "certificates"
 _CERT_NAME = re.compile(r"^cert-(?P<id>(?P<seq>\d{6,})-\d{8}T\d{6}Z-[0-9a-f]{4})\.json$")
 
-try:  # POSIX only; elsewhere issuing is not serialised across processes
+if sys.platform != "win32":  # POSIX only; elsewhere issuing is not serialised across processes
     import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
 
 
 class ChainError(Exception):
@@ -145,7 +144,7 @@ def issue_lock(directory: Path, data_dir: Path | None = None) -> Iterator[None]:
     """
     base = Path(data_dir) if data_dir is not None else Path(directory).parent
     fs_guard.ensure_dir(base, Path(directory))
-    if fcntl is None:
+    if sys.platform == "win32":  # pragma: no cover - no fcntl
         yield
         return
     fd = fs_guard.open_file(base, Path(directory) / ".lock", os.O_RDWR | os.O_CREAT, 0o600)

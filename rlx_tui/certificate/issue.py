@@ -75,15 +75,15 @@ def _measure(
         pid, m = part.key.id, part.manifest
         if pid not in sizes:
             continue
-        if hashes.get(pid) is None:
+        digest = hashes.get(pid)
+        if digest is None:
             blockers.append(Blocker("not_validated", pid, "its file could not be hashed"))
-        elif hashes[pid] != m.sha256:
+        elif digest != m.sha256:
             blockers.append(
                 Blocker(
                     "not_validated",
                     pid,
-                    f"file changed since validation (sha256 {hashes[pid][:12]}…, "
-                    f"sidecar {str(m.sha256)[:12]}…)",
+                    f"file changed since validation (sha256 {digest[:12]}…, sidecar {str(m.sha256)[:12]}…)",
                 )
             )
         elif sizes[pid] != m.bytes:

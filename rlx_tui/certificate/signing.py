@@ -28,6 +28,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from loguru import logger
 
 from rlx_tui import fs_guard
@@ -99,6 +100,7 @@ def load_private_key(path: Path, data_dir: Path | None = None) -> Ed25519Private
         raise SigningKeyError(str(exc)) from exc
     except OSError as exc:
         raise SigningKeyError(f"signing key {path} cannot be read: {exc.strerror or exc}") from exc
+    key: PrivateKeyTypes
     try:
         if b"BEGIN OPENSSH PRIVATE KEY" in data:
             key = serialization.load_ssh_private_key(data, password=None)

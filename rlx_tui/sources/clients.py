@@ -19,7 +19,8 @@ from typing import Any
 import botocore.client
 from loguru import logger
 
-_BASE_CLIENT = botocore.client.BaseClient  # captured before any lakeapi call can patch it
+# captured before any lakeapi call can patch it; Any: botocore's stubs leave out the private call restored
+_BASE_CLIENT: Any = botocore.client.BaseClient
 _REAL_API_CALL = _BASE_CLIENT._make_api_call
 _lock = threading.Lock()
 _running = 0
@@ -44,5 +45,5 @@ def fetch_ended() -> None:
     with _lock:
         _running -= 1
         if _running == 0 and botocore.client.BaseClient is not _BASE_CLIENT:
-            botocore.client.BaseClient = _BASE_CLIENT
+            botocore.client.BaseClient = _BASE_CLIENT  # type: ignore[misc]  # undo another library's patch
             logger.debug("undid the botocache patch of botocore's BaseClient left by lakeapi")

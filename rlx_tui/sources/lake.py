@@ -448,7 +448,9 @@ class LakeSource:
         except Exception as exc:
             raise self._error(exc, f"fetching {key}") from None
 
-    def _transfer(self, key: PartitionKey, ref: ObjectRef, target: Path, cancel: threading.Event) -> dict:
+    def _transfer(
+        self, key: PartitionKey, ref: ObjectRef, target: Path, cancel: threading.Event
+    ) -> dict[str, Any]:
         """One object to ``target`` by the method the service chose for its table: S3 GET or CloudFront.
 
         Every byte that arrived is metered, whole or broken off.
@@ -477,6 +479,10 @@ class LakeSource:
                 ErrorKind.ACCESS_DENIED, "no usable credentials for CloudFront: set both keys in .env"
             )
         frozen = credentials.get_frozen_credentials()
+        if not frozen.access_key or not frozen.secret_key:
+            raise SourceError(
+                ErrorKind.ACCESS_DENIED, "no usable credentials for CloudFront: set both keys in .env"
+            )
         info = cloudfront.download(
             cloudfront.object_url(self.cloudfront_url, ref.key),
             target,
@@ -535,7 +541,8 @@ class LakeSource:
             body = self._s3().get_object(Bucket=bucket, Key=ref.key, Range=f"bytes={start}-{size - 1}")[
                 "Body"
             ]
-            return body.read()
+            data: bytes = body.read()
+            return data
 
         data = tail(_FOOTER_PROBE)
         if len(data) < 12 or data[-4:] != b"PAR1":

@@ -70,8 +70,8 @@ def _install() -> None:
         if _installed:
             return
         os.environ.setdefault("TQDM_DISABLE", "1")
-        sys.stdout = _ThreadRoutedStream(sys.stdout)  # type: ignore[assignment]
-        sys.stderr = _ThreadRoutedStream(sys.stderr)  # type: ignore[assignment]
+        sys.stdout = _ThreadRoutedStream(sys.stdout)
+        sys.stderr = _ThreadRoutedStream(sys.stderr)
         handler = _ThreadRoutedHandler(level=logging.DEBUG)
         for name in ("lakeapi", "botocache", "awswrangler"):
             logger = logging.getLogger(name)
@@ -94,7 +94,7 @@ def _install() -> None:
 def terminal_stdout() -> TextIO:
     """The real standard output, for the one thread-based writer allowed on it (rich's live display)."""
     stream = sys.stdout
-    return stream._original if isinstance(stream, _ThreadRoutedStream) else stream  # type: ignore[return-value]
+    return stream._original if isinstance(stream, _ThreadRoutedStream) else stream
 
 
 class Capture:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Final, Literal
 
 import pandas as pd
 import pyarrow as pa
@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from rlx_tui.schemas import (
     FUNDING_TIME,
     TIME_COLUMNS,
+    ArrowColumn,
     ColumnTimes,
     TimePlan,
     fitting_unit,
@@ -32,7 +33,8 @@ from rlx_tui.schemas import (
     renames,
 )
 
-READY_COMPRESSION = "snappy"  # as Crypto Lake's own objects; zstd saved ~18% on book but cost ~25% more time
+# as Crypto Lake's own objects; zstd saved ~18% on book but cost ~25% more time
+READY_COMPRESSION: Final = "snappy"
 READY_CELLS_PER_GROUP = 524_288  # rows x columns per row group (65,536 delta rows): ~4 MB buffered
 DAY_NS = 86_400 * 1_000_000_000
 SEQUENCE = "sequence_number"
@@ -46,10 +48,13 @@ def row_group_rows(num_columns: int) -> int:
 # -- lakeapi's time conversion, for raw data ------------------------------------------------------
 
 
-def _pandas_times(column: pa.ChunkedArray | pa.Array, unit: str) -> pa.Array:
+def _pandas_times(column: ArrowColumn, unit: str) -> pa.Array[Any]:
     """``pd.to_datetime(values, unit=unit)`` as lakeapi calls it (floats truncated, NaN -> null)."""
+    if unit not in ("s", "ns"):
+        raise ValueError(f"time unit {unit!r} is neither s nor ns")
+    pandas_unit: Literal["s", "ns"] = "s" if unit == "s" else "ns"
     values = pd.Series(column.to_numpy(zero_copy_only=False))
-    converted = pd.to_datetime(values, unit=unit, cache=True)
+    converted = pd.to_datetime(values, unit=pandas_unit, cache=True)
     return pa.array(converted.astype("datetime64[ns]"), pa.timestamp("ns"))
 
 
@@ -75,7 +80,7 @@ def lakeapi_times(table: str, data: pa.Table, funding_unit: str | None = None) -
     return data
 
 
-def float_funding_unit(column: pa.ChunkedArray | pa.Array) -> str:
+def float_funding_unit(column: ArrowColumn) -> str:
     """Whether lakeapi reads a float next_funding_time as seconds or falls back to ns."""
     try:
         _pandas_times(column, "s")
@@ -87,16 +92,16 @@ def float_funding_unit(column: pa.ChunkedArray | pa.Array) -> str:
 # -- what a day's values say -----------------------------------------------------------------------
 
 
-def _integers(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+def _integers(column: ArrowColumn) -> ArrowColumn:
     """Stored integers of a time column (ns-interpreted, floats truncated as lakeapi does), nulls dropped."""
     if pa.types.is_floating(column.type):
         column = _pandas_times(column, "ns")
     return pc.drop_null(column.cast(pa.int64()))
 
 
-def _nonzero_range(values: pa.ChunkedArray | pa.Array) -> tuple[int, int | None, int | None]:
+def _nonzero_range(values: ArrowColumn) -> tuple[int, int | None, int | None]:
     """(zero count, smallest non-zero, largest non-zero) of int64 values, computed in arrow."""
-    nonzero = pc.filter(values, pc.not_equal(values, 0))
+    nonzero = pc.filter(values, pc.not_equal(values, pa.scalar(0, values.type)))
     bounds = pc.min_max(nonzero)
     return len(values) - len(nonzero), bounds["min"].as_py(), bounds["max"].as_py()
 
@@ -107,7 +112,7 @@ class _ColumnStats:
     low: int | None = None
     high: int | None = None
 
-    def add(self, values: pa.ChunkedArray | pa.Array) -> None:
+    def add(self, values: ArrowColumn) -> None:
         zeros, low, high = _nonzero_range(values)
         self.zeros += zeros
         if low is not None and high is not None:
@@ -231,19 +236,21 @@ class ReadyWriter:
     def __init__(self, sink: IO[bytes] | Any) -> None:
         self._sink = sink
         self._writer: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None  # the first write's (every later one must match)
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
         self._group = 0
         self.rows = 0
 
     def write(self, data: pa.Table) -> None:
-        if self._writer is None:
+        if self._writer is None or self._schema is None:
             self._group = row_group_rows(data.num_columns)
             self._writer = pq.ParquetWriter(self._sink, data.schema, compression=READY_COMPRESSION)
-        elif not data.schema.equals(self._writer.schema, check_metadata=True):
+            self._schema = data.schema
+        elif not data.schema.equals(self._schema, check_metadata=True):
             raise ObjectsDisagree(
                 f"the objects of this day have different columns ({', '.join(data.schema.names)} "
-                f"against {', '.join(self._writer.schema.names)})"
+                f"against {', '.join(self._schema.names)})"
             )
         if not data.num_rows:
             return

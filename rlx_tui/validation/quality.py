@@ -156,7 +156,10 @@ def _plan_trades(plan: scan.Plan, usable: dict[str, pa.DataType], t: Thresholds,
         price = pl.col("price")
         plan.add("price_nonpositive", (price <= 0).sum())
         plan.series["px"] = price.filter(price.is_finite() & (price > 0))
-        move = lambda a, b: abs(b / a - 1)  # noqa: E731 - works on expressions and floats
+
+        def move(a: Any, b: Any) -> Any:  # works on expressions and floats
+            return abs(b / a - 1)
+
         plan.add_pair("jump_max", "px", move, "max")
         plan.add_pair("jump_sum", "px", move, "sum")
         plan.add_pair("jump_count", "px", move, "count")

@@ -23,7 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from rlx_tui.sources.demo.lake import DemoLake
-from tests.test_cli import cli_env
+from tests.functional.test_cli import cli_env
 
 SAMPLE = "sample.crypto.lake"
 RANGE = ["--start", "2024-01-01", "--end", "2024-01-02"]

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from rlx_tui.sources.demo.lake import DemoLake
-from tests.test_engine import expected_ready_table
+from tests.functional.test_engine import expected_ready_table
 
 RANGE = ["--start", "2024-01-01", "--end", "2024-01-03"]
 TABLES = ["--tables", "trades,book", "--symbols", "BTC-USDT", "--exchanges", "BINANCE"]

@@ -16,7 +16,7 @@ from rlx_tui.certificate import CertificateRefused, issue_certificate, verify_ce
 from rlx_tui.certificate.payload import ready_root
 from rlx_tui.certificate.signing import fingerprint, load_or_create_key
 from rlx_tui.sources.demo.lake import DemoLake
-from tests.hostile.attack import (
+from tests.functional.hostile.attack import (
     RANGE,
     REQUEST,
     SOURCE,

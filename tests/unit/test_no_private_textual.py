@@ -34,7 +34,7 @@ from types import ModuleType
 
 import textual
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TREES = ("rlx_tui", "tests")
 ALWAYS_FORBIDDEN = frozenset(
     {
@@ -55,8 +55,8 @@ ALWAYS_FORBIDDEN = frozenset(
 NOT_TEXTUAL = frozenset(
     {
         ("rlx_tui/cli.py", "os._exit"),  # the standard library's documented immediate exit
-        ("tests/test_demo_lake.py", "main._login"),  # lakeapi's module state, reset between tests
-        ("tests/test_demo_lake.py", "lakeapi._config"),
+        ("tests/functional/test_demo_lake.py", "main._login"),  # lakeapi's module state, reset between tests
+        ("tests/functional/test_demo_lake.py", "lakeapi._config"),
         # botocore's API call, restored on our own clients against lakeapi's leaked botocache patch
         # (see the module's docstring; a test in test_service_listing.py reproduces the leak)
         ("rlx_tui/sources/clients.py", "_BASE_CLIENT._make_api_call"),
@@ -156,8 +156,8 @@ def import_module_of(path: Path) -> ModuleType | None:
     relative = path.relative_to(ROOT).with_suffix("")
     parts = relative.parts
     name = parts[-1] if parts[0] == "tests" else ".".join(p for p in parts if p != "__init__")
-    if parts[0] == "tests" and str(ROOT / "tests") not in sys.path:
-        sys.path.insert(0, str(ROOT / "tests"))
+    if parts[0] == "tests" and str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
     try:
         return importlib.import_module(name)
     except Exception:  # a module that cannot be imported here is still checked by rules 1 and 3

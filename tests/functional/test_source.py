@@ -104,7 +104,7 @@ def test_truncated_object_is_a_classified_error(
     assert "trades BINANCE BTC-USDT 2024-01-02" in info.value.cause
 
 
-def test_a_day_of_several_objects_is_one_partition(tmp_path: Path) -> None:
+def test_a_day_of_several_objects_is_one_partition(tmp_path: Path, lakeapi_home: Path) -> None:
     from rlx_tui.sources.demo.lake import DemoLakeConfig
 
     config = DemoLakeConfig(

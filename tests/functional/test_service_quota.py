@@ -18,7 +18,7 @@ from rlx_tui.cli import main
 from rlx_tui.partitions import PartitionKey
 from rlx_tui.sources.demo.lake import DemoLake
 from rlx_tui.sources.quota import TransferMeter, UsageUnavailable, budget_problem, parse_usage
-from tests.test_cli import common
+from tests.functional.test_cli import common
 
 RANGE = ["--start", "2024-01-01", "--end", "2024-01-03"]
 # lakeapi.used_data's docstring: what api.crypto-lake.com/<user> returns

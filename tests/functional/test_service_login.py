@@ -29,8 +29,8 @@ from rlx_tui.sources.demo.lake import DemoLake
 from rlx_tui.sources.login import LoginAnswer, TransferMethod, login_payload, parse_answer
 from rlx_tui.staging import DATA_FILE, Zone
 from tests.conftest import demo_settings
-from tests.test_cli import common
-from tests.test_engine import expected_ready_table, request_for, run_engine
+from tests.functional.test_cli import common
+from tests.functional.test_engine import expected_ready_table, request_for, run_engine
 
 DAY = dt.date(2024, 1, 2)
 # The answer shape lakeapi reads (main._login), with a username as used_data expects it (an ARN).

@@ -9,7 +9,6 @@ import os
 import shutil
 import stat
 import sys
-import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -642,25 +641,3 @@ def test_ids_sort_by_sequence(data_dir: Path, issued) -> None:
     earlier_clock = issue(data_dir, request, now=NOW - dt.timedelta(days=30))
     seqs = [s for s, _, _ in iter_certificates(data_dir / "certificates")]
     assert seqs == [1, 2] and earlier_clock.id.startswith("000002-")
-
-
-# -- speed ---------------------------------------------------------------------------------------
-
-
-def test_a_year_sized_request_issues_and_verifies_in_seconds(data_dir: Path) -> None:
-    """~1,100 tiny partitions: three tables for 366 days (the bench prints the figures)."""
-    request = Request(
-        tables=("trades", "book", "book_delta_v2"),
-        exchanges=("BINANCE",),
-        symbols=("BTC-USDT",),
-        start=START,
-        end=dt.date(2024, 12, 31),
-    )
-    store = StagingStore(data_dir)
-    fill(store, request, rows=20, publish=False)
-    started = time.perf_counter()
-    cert = issue(data_dir, request)
-    issue_seconds = time.perf_counter() - started
-    report = verify_certificate(cert.json_path)
-    assert cert.partitions == 1098 and report.passed and report.checked_files == 1098
-    assert issue_seconds < 20 and report.seconds < 20, (issue_seconds, report.seconds)

@@ -19,7 +19,7 @@ import pytest
 from rlx_tui.certificate.payload import ready_root
 from rlx_tui.partitions import Request
 from rlx_tui.staging import StagingStore, Zone
-from tests.hostile.attack import (
+from tests.functional.hostile.attack import (
     RANGE,
     SIGNALS,
     Sandbox,

@@ -265,7 +265,7 @@ async def test_fatal_run_error_is_a_banner_with_the_next_step(
         app.close_workspace()
 
 
-async def test_unreachable_source_says_what_to_check(tmp_path: Path) -> None:
+async def test_unreachable_source_says_what_to_check(tmp_path: Path, lakeapi_home: Path) -> None:
     settings = demo_settings("http://127.0.0.1:1", tmp_path / "data")  # nothing listens on port 1
     app = RlxApp(settings, options=AppOptions(cursor_blink=False, discover_extra_tables=False))
     try:

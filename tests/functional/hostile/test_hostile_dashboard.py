@@ -9,7 +9,7 @@ from test_tui_support import demo_settings
 
 from rlx_tui.sources.demo.lake import DemoLake
 from rlx_tui.tui.app import AppOptions, RlxApp
-from tests.hostile.attack import FAKE_SECRET
+from tests.functional.hostile.attack import FAKE_SECRET
 
 
 async def test_a_dashboard_crash_shows_one_line_and_no_variables(

@@ -30,8 +30,8 @@ from rlx_tui.sources.lake import forget_lakeapi_caches
 from rlx_tui.staging import DATA_FILE, Zone
 from rlx_tui.tui.app import AppOptions, RlxApp
 from tests.conftest import demo_settings
-from tests.test_cli import common
-from tests.test_engine import expected_ready_table
+from tests.functional.test_cli import common
+from tests.functional.test_engine import expected_ready_table
 
 SYMBOLS = ("BTC-USD", "BTC-USDT", "BTC-USDT-PERP", "stSOL-USDC", "mSOL-USDC", "soeth-usdc")
 EXCHANGES = ("BINANCE_FUTURES", "SERUM")
@@ -40,7 +40,7 @@ RANDOM_NAME = "7f3c9e2a41d84b0f9c5e6a1d2b3c4d5e.snappy.parquet"  # the data page
 
 
 @pytest.fixture(scope="module")
-def names_lake() -> Iterator[DemoLake]:
+def names_lake(lakeapi_home: Path) -> Iterator[DemoLake]:
     config = DemoLakeConfig(
         profile="clean", days=4, symbols=SYMBOLS, exchanges=EXCHANGES, tables=("trades",), sample_days=0
     )

@@ -96,7 +96,7 @@ def test_lake_source_without_credentials_is_refused(tmp_path: Path) -> None:
 def test_env_example_documents_every_key() -> None:
     from rlx_tui.settings import ENV_KEYS
 
-    example = (Path(__file__).parent.parent / ".env.example").read_text().lower()
+    example = (Path(__file__).parents[2] / ".env.example").read_text().lower()
     for key in ENV_KEYS:
         assert key in example, key
 

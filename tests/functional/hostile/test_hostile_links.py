@@ -11,7 +11,7 @@ import pytest
 from rlx_tui import fs_guard
 from rlx_tui.fs_guard import UnsafePathError
 from rlx_tui.staging import SIDECAR, StagingStore, Zone
-from tests.hostile.attack import Sandbox, expect
+from tests.functional.hostile.attack import Sandbox, expect
 
 LAYOUT_DIRS = [
     "staging",

@@ -13,7 +13,7 @@ import pytest
 from rlx_tui.atomic import sha256_file
 from rlx_tui.sources.demo.lake import DemoLake
 from rlx_tui.staging import StagingStore, Zone
-from tests.hostile.attack import RANGE, Sandbox, certificate_of, copy_data, expect
+from tests.functional.hostile.attack import RANGE, Sandbox, certificate_of, copy_data, expect
 
 
 def fill(directory: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rlx_tui.certificate import issue_certificate
-from tests.hostile.attack import (
+from tests.functional.hostile.attack import (
     REQUEST,
     SOURCE,
     Sandbox,
@@ -18,7 +18,7 @@ from tests.hostile.attack import (
     make_ready,
     no_range_findings,
 )
-from tests.test_engine import small_disk as small_disk  # the real 3 MB tmpfs, re-used
+from tests.functional.test_engine import small_disk as small_disk  # the real 3 MB tmpfs, re-used
 
 
 @pytest.fixture(scope="session")
@@ -30,20 +30,22 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data
 
 
+# A sandbox's ``call`` runs ``cli.main`` in this process, which may import lakeapi: every fixture
+# handing one out asks for the session's lakeapi_home first.
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Sandbox:
+def sandbox(tmp_path: Path, lakeapi_home: Path) -> Sandbox:
     """A sandbox with an empty (not yet created) data directory."""
     return Sandbox(tmp_path)
 
 
 @pytest.fixture
-def stocked(tmp_path: Path, pristine: Path) -> Sandbox:
+def stocked(tmp_path: Path, pristine: Path, lakeapi_home: Path) -> Sandbox:
     """A sandbox whose data directory is a copy of :func:`pristine`."""
     return Sandbox(tmp_path, copy_data(pristine, tmp_path / "data"))
 
 
 @pytest.fixture
-def in_process() -> Iterator[None]:
+def in_process(lakeapi_home: Path) -> Iterator[None]:
     """For tests that call ``cli.main()`` themselves: signal handlers and log sinks are given back after."""
     with cli_process_state(dict(os.environ), Path.cwd()):
         yield

@@ -13,7 +13,7 @@ import pytest
 from rlx_tui.safety import UnsafeText, check_endpoint_url
 from rlx_tui.secret import Secret
 from rlx_tui.settings import Credentials, load_settings
-from tests.hostile.attack import FAKE_SECRET, Sandbox, clean_env, expect
+from tests.functional.hostile.attack import FAKE_SECRET, Sandbox, clean_env, expect
 
 INJECTION = 'http://127.0.0.1:9\ncredential_process = /bin/sh -c "touch {pwned}"'
 

@@ -17,7 +17,7 @@ from rlx_tui.atomic import TMP_PREFIX
 from rlx_tui.sources.demo.lake import DemoLake
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]

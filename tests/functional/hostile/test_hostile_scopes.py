@@ -18,7 +18,7 @@ from rlx_tui.service import RequestError, check_plan_size
 from rlx_tui.sources.demo.lake import DemoLake
 from rlx_tui.sources.demo.middleware import CONTROL_TOKEN_HEADER
 from rlx_tui.staging import StagingStore, Zone
-from tests.hostile.attack import Sandbox, expect, flip_byte
+from tests.functional.hostile.attack import Sandbox, expect, flip_byte
 
 
 # -- class 9 ---------------------------------------------------------------------------------------------

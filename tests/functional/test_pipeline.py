@@ -38,7 +38,7 @@ from rlx_tui.staging import SourceInfo, StagingStore, Zone
 from rlx_tui.validation import validate_partition
 from rlx_tui.validation.findings import PartitionReport
 from tests.conftest import demo_settings
-from tests.test_engine import request_for, small_disk  # noqa: F401  (small_disk is a fixture)
+from tests.functional.test_engine import request_for, small_disk  # noqa: F401  (small_disk is a fixture)
 
 Span = tuple[str, float, float]  # partition id, start, end (time.monotonic)
 

@@ -27,30 +27,16 @@ from rlx_tui.engine.events import (
 )
 from rlx_tui.partitions import KNOWN_TABLES, ObjectRef, PartitionKey, Request
 from rlx_tui.service import Workspace
-from rlx_tui.settings import Settings, load_settings
+from rlx_tui.settings import load_settings
 from rlx_tui.sources.base import Listing
 from rlx_tui.staging import SourceInfo, StoreStatus, Zone, ZoneStats
 from rlx_tui.tui.app import AppOptions, RlxApp
 from rlx_tui.validation.findings import Finding, Severity
+from tests.conftest import demo_settings as demo_settings  # one helper for every test (re-exported)
 
 TODAY = dt.date(2026, 1, 1)
 FIRST_DAY = dt.date(2024, 1, 1)
 SNAPSHOT_DATA_DIR = Path("/nonexistent/rlx-snapshot-data")
-
-
-def demo_settings(endpoint_url: str, data_dir: Path) -> Settings:
-    """Settings for the session's demo lake, with fast retries."""
-    return load_settings(
-        env_file=None,
-        overrides={
-            "source": "demo",
-            "endpoint_url": endpoint_url,
-            "data_dir": data_dir,
-            "retry_base": 0.01,
-            "retry_cap": 0.05,
-        },
-        environ={},
-    )
 
 
 async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 30.0) -> None:

@@ -75,7 +75,7 @@ class FixtureLake:
 
 
 @pytest.fixture(scope="module")
-def fixture_lake() -> Iterator[FixtureLake]:
+def fixture_lake(lakeapi_home: Path) -> Iterator[FixtureLake]:
     config = DemoLakeConfig(
         profile="clean", days=1, tables=("trades",), symbols=("BTC-USDT",), access_key="fidelity-key"
     )
