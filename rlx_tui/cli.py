@@ -515,7 +515,7 @@ def _plan(ws: Any, request: Request, listing: Any) -> Any:
 
 
 def cmd_download(args: argparse.Namespace, settings: Settings) -> int:
-    from rlx_tui.engine.events import Event, RunFinished
+    from rlx_tui.events import Event, RunFinished
     from rlx_tui.headless import JsonPrinter, PlainPrinter, RichProgress
     from rlx_tui.service import open_workspace, refetch_bytes
     from rlx_tui.sources.base import SourceError
@@ -598,15 +598,17 @@ def cmd_download(args: argparse.Namespace, settings: Settings) -> int:
         _exit_after_transfers(engine, EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
     if finished.fatal:
+        from rlx_tui.kinds import FatalKind
+
         codes = {
-            "disk full": EXIT_DISK,
-            "plan": EXIT_USAGE,
-            "busy": EXIT_USAGE,
-            "budget": EXIT_USAGE,
-            "data directory not writable": EXIT_USAGE,
+            FatalKind.DISK_FULL: EXIT_DISK,
+            FatalKind.PLAN: EXIT_USAGE,
+            FatalKind.BUSY: EXIT_USAGE,
+            FatalKind.BUDGET: EXIT_USAGE,
+            FatalKind.LOCAL_IO: EXIT_USAGE,
         }
         _say(f"rlx-tui: {finished.fatal}")
-        return codes.get(finished.fatal_kind or "", EXIT_CONNECTION)
+        return codes.get(finished.fatal_kind, EXIT_CONNECTION) if finished.fatal_kind else EXIT_CONNECTION
     bad = {k: v for k, v in finished.counts.items() if k not in ("ready",)}
     if bad:
         return EXIT_INCOMPLETE

@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import Button
 
 from rlx_tui.atomic import TMP_PREFIX
-from rlx_tui.engine.events import PartitionState
+from rlx_tui.events import PartitionState
 from rlx_tui.partitions import PartitionKey
 from rlx_tui.sources.demo.lake import DemoLake
 from rlx_tui.staging import Zone

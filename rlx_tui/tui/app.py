@@ -34,8 +34,8 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
-from rlx_tui.engine.events import RunFinished
 from rlx_tui.engine.run import Engine
+from rlx_tui.events import RunFinished
 from rlx_tui.logs import quiet_unless_configured
 from rlx_tui.partitions import PartitionKey, Request
 from rlx_tui.service import Discovery, RequestError, Workspace, open_workspace

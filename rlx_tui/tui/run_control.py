@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from rlx_tui.engine.events import Event, PartitionFailed, PlanReady, RecoveryDone, RunFinished, Validated
 from rlx_tui.engine.run import Engine
+from rlx_tui.events import Event, PartitionFailed, PlanReady, RecoveryDone, RunFinished, Validated
 from rlx_tui.partitions import Request
 from rlx_tui.tui.errors import run_next_step
 from rlx_tui.tui.heap import freeze_heap

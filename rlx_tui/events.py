@@ -1,35 +1,46 @@
-"""Typed, immutable engine events: the only way the outside learns about progress.
+"""Typed, immutable run events: the only way the outside learns about a run's progress.
 
-The engine sends these on an anyio memory object stream. The TUI and the CLI
-are two consumers of the same stream; neither reaches into the engine.
+The engine sends these on an anyio memory object stream; a run handle
+(:mod:`rlx_tui.service.runs`) hands them to the faces. Every field is a plain
+value or one of the enums of :mod:`rlx_tui.kinds`: nothing is turned into text
+here. :mod:`rlx_tui.event_codec` is the one place they become JSON (``--json``
+output, and the journal of a detached run) and come back.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from rlx_tui.kinds import ErrorKind, FatalKind, PartitionState, RunState, Zone
 from rlx_tui.partitions import PartitionKey
-from rlx_tui.validation.findings import Finding
 
+if TYPE_CHECKING:  # a plain dataclass; imported lazily so that events never import polars
+    from rlx_tui.validation.findings import Finding
 
-class PartitionState(StrEnum):
-    """What the user sees per partition (inventory cell)."""
-
-    AVAILABLE = "available"
-    MISSING = "missing at source"
-    QUEUED = "queued"
-    DOWNLOADING = "downloading"
-    RETRYING = "retrying"
-    VALIDATING = "validating"
-    READY = "ready"
-    QUARANTINED = "quarantined"
-    FAILED = "failed"
+__all__ = [
+    "EVENT_TYPES",
+    "Downloaded",
+    "Event",
+    "PartitionFailed",
+    "PartitionStarted",
+    "PartitionState",
+    "PlanReady",
+    "PlannedPartition",
+    "RecoveryDone",
+    "Retrying",
+    "RunFinished",
+    "RunStateChanged",
+    "Throughput",
+    "Validated",
+    "ValidationStarted",
+]
 
 
 @dataclass(frozen=True, slots=True)
 class PlannedPartition:
+    """One partition of a plan, as planned."""
+
     key: PartitionKey
     state: PartitionState
     expected_bytes: int
@@ -96,8 +107,10 @@ class ValidationStarted(Event):
 
 @dataclass(frozen=True, slots=True)
 class Validated(Event):
+    """A partition was filed: ``zone`` is :attr:`Zone.READY` or :attr:`Zone.QUARANTINE`."""
+
     key: PartitionKey
-    zone: str
+    zone: Zone
     findings: tuple[Finding, ...]
     reason: str | None
     bytes: int
@@ -106,9 +119,11 @@ class Validated(Event):
 
 @dataclass(frozen=True, slots=True)
 class PartitionFailed(Event):
+    """A partition ended without data: missing at the source (``kind`` MISSING) or failed."""
+
     key: PartitionKey
     cause: str
-    kind: str
+    kind: ErrorKind
     attempts: int
 
 
@@ -122,47 +137,45 @@ class Throughput(Event):
     done_partitions: int
     total_partitions: int
     eta_seconds: float | None
-    in_flight: tuple[tuple[str, int, float], ...] = field(default=())
+    in_flight: tuple[tuple[str, int, float], ...] = field(default=())  # (partition id, worker, seconds)
     retries: int = 0
     failures: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class RunStateChanged(Event):
-    state: str  # "running", "paused", "stopping"
+    state: RunState
 
 
 @dataclass(frozen=True, slots=True)
 class RunFinished(Event):
-    counts: dict[str, int]
+    counts: dict[PartitionState, int]
     stopped: bool
     fatal: str | None = None
-    fatal_kind: str | None = None  # "access denied", "disk full", "plan", ... (see ErrorKind)
+    fatal_kind: FatalKind | None = None
     retries: int = 0
     seconds: float = 0.0
-    # busy and idle seconds of each slot of each pipeline stage (see engine/busy.py); {} before the pipeline
+    # busy and idle seconds of each slot of each pipeline stage (see engine/busy.py): JSON values
     stages: dict[str, Any] = field(default_factory=dict)
 
     @property
     def all_ready(self) -> bool:
         """Nothing left to fetch: every partition is ready or missing at the source (which still
         blocks a certificate unless waived)."""
-        return self.fatal is None and not self.stopped and set(self.counts) <= {"ready", "missing at source"}
+        settled = {PartitionState.READY, PartitionState.MISSING}
+        return self.fatal is None and not self.stopped and set(self.counts) <= settled
 
 
-def event_to_dict(event: Event) -> dict[str, Any]:
-    """A JSON-ready view of an event (for ``--json`` and log lines)."""
-    out: dict[str, Any] = {"event": type(event).__name__}
-    for name in event.__dataclass_fields__:  # type: ignore[attr-defined]
-        value = getattr(event, name)
-        if isinstance(value, PartitionKey):
-            value = value.id
-        elif isinstance(value, tuple) and value and isinstance(value[0], Finding):
-            value = [f.to_dict() for f in value]
-        elif isinstance(value, tuple) and value and isinstance(value[0], PlannedPartition):
-            value = [
-                {"partition": p.key.id, "state": p.state.value, "expected_bytes": p.expected_bytes}
-                for p in value
-            ]
-        out[name] = value
-    return out
+EVENT_TYPES: tuple[type[Event], ...] = (
+    PlanReady,
+    RecoveryDone,
+    PartitionStarted,
+    Retrying,
+    Downloaded,
+    ValidationStarted,
+    Validated,
+    PartitionFailed,
+    Throughput,
+    RunStateChanged,
+    RunFinished,
+)
