@@ -2,11 +2,20 @@
 
 The CLI and the dashboard call what this package exports and render the typed
 results; neither imports lakeapi, the staging layout, the certificate package or
-the engine's internals (an import-linter contract in ``pyproject.toml`` checks it).
+the engine (import-linter contracts in ``pyproject.toml``, run by ``make test``).
 
 - :mod:`~rlx_tui.service.requests`: dates, sizes, defaults, name hints (pure).
-- :mod:`~rlx_tui.service.workspace`: a data directory and its source.
+- :mod:`~rlx_tui.service.workspace`: a data directory and its source; discovery.
+- :mod:`~rlx_tui.service.connection`: test the connection.
+- :mod:`~rlx_tui.service.plans`: plan summary (estimate, dry run, inventory).
+- :mod:`~rlx_tui.service.run`: start, pause, resume, stop a run; wait for its transfers.
+- :mod:`~rlx_tui.service.certify`: certify (with its gate) and verify.
+- :mod:`~rlx_tui.service.store`: status, validate, one partition's sidecar.
 - :mod:`~rlx_tui.service.errors`: the failures a face shows.
+- :mod:`~rlx_tui.service.effects`: lakeapi's process-wide side effects, held for a face's lifetime.
+
+Heavy modules (the source, lakeapi, polars) load when a workspace is opened or a
+use case runs, not when this package is imported.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ from rlx_tui.service.errors import (
     UnsafePathError,
     is_demo_lake_failure,
 )
-from rlx_tui.service.plans import PlanSummary, clamp_to_listing, free_bytes, plan_request, refetch_bytes
+from rlx_tui.service.plans import PlanSummary, clamp_to_listing, plan_request, refetch_bytes
 from rlx_tui.service.requests import (
     DEFAULT_EXCHANGES,
     DEFAULT_SYMBOLS,
@@ -39,12 +48,14 @@ from rlx_tui.service.requests import (
     name_hint,
     request_size,
 )
+from rlx_tui.service.run import EXIT_GRACE_SECONDS, RunHandle, leave_if_transfers_stuck, start_run
 from rlx_tui.service.workspace import Discovery, Workspace, open_workspace, prepare_data_dir
 
 __all__ = [
     "DEFAULT_EXCHANGES",
     "DEFAULT_SYMBOLS",
     "DEFAULT_TABLES",
+    "EXIT_GRACE_SECONDS",
     "CertifyFailed",
     "CertifyProblem",
     "DataDirError",
@@ -54,6 +65,7 @@ __all__ = [
     "NoSpace",
     "PlanSummary",
     "RequestError",
+    "RunHandle",
     "SourceError",
     "StoreBusy",
     "UnreadableCertificate",
@@ -64,9 +76,9 @@ __all__ = [
     "clamp_to_listing",
     "clamp_to_span",
     "date_problem",
-    "free_bytes",
     "is_demo_lake_failure",
     "latest_complete_day",
+    "leave_if_transfers_stuck",
     "make_request",
     "name_hint",
     "open_workspace",
@@ -74,4 +86,5 @@ __all__ = [
     "prepare_data_dir",
     "refetch_bytes",
     "request_size",
+    "start_run",
 ]

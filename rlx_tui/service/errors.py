@@ -13,6 +13,7 @@ from rlx_tui.datadir import DataDirError as DataDirError
 from rlx_tui.fs_guard import FileRefused as FileRefused
 from rlx_tui.fs_guard import UnsafePathError as UnsafePathError
 from rlx_tui.kinds import SourceError as SourceError
+from rlx_tui.staging import StoreBusy as StoreBusy
 
 __all__ = [
     "CertifyFailed",
@@ -30,10 +31,6 @@ __all__ = [
 
 class NoSpace(OSError):
     """Not enough free space in the data directory to start (one line, with the next step)."""
-
-
-class StoreBusy(RuntimeError):
-    """Another rlx-tui process works in the same data directory (one line, with the next step)."""
 
 
 class CertifyProblem(StrEnum):

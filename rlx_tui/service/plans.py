@@ -98,6 +98,23 @@ class PlanSummary:
         }
 
 
+def prepare_request(
+    ws: Workspace, request: Request, *, clamp: bool = True, listing: Listing | None = None
+) -> tuple[Request, Listing, str | None]:
+    """List the source for ``request``, check the names, clamp it to the days held, check its size.
+
+    Returns the request to plan, the listing, and the note saying it was clamped (or None).
+    """
+    if listing is None:
+        listing = ws.listing(request)
+    ws.check_request(request, listing)
+    note = None
+    if clamp:
+        request, note = clamp_to_listing(request, listing)
+    check_plan_size(request)
+    return request, listing, note
+
+
 def plan_request(
     ws: Workspace,
     request: Request,
@@ -115,13 +132,7 @@ def plan_request(
     """
     from rlx_tui.sources.quota import budget_problem
 
-    if listing is None:
-        listing = ws.listing(request)
-    ws.check_request(request, listing)
-    note = None
-    if clamp:
-        request, note = clamp_to_listing(request, listing)
-    check_plan_size(request)
+    request, listing, note = prepare_request(ws, request, clamp=clamp, listing=listing)
     try:
         plan = ws.engine().plan(request, listing)
     except PlanError as exc:
