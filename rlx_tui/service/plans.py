@@ -9,7 +9,6 @@ budget verdicts. The CLI prints it (``list-inventory``, ``download --dry-run``,
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,11 +36,6 @@ def clamp_to_listing(request: Request, listing: Listing) -> tuple[Request, str |
 def refetch_bytes(plan: Plan) -> int:
     """Expected bytes of the plan's quarantined partitions: fetched again by a retry."""
     return sum(p.expected_bytes for p in plan.items if p.state is PartitionState.QUARANTINED)
-
-
-def free_bytes(path: Path) -> int:
-    """Free bytes on the file system holding ``path``."""
-    return shutil.disk_usage(path).free
 
 
 @dataclass(frozen=True)

@@ -34,13 +34,20 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
-from rlx_tui.engine.run import Engine
 from rlx_tui.events import RunFinished
 from rlx_tui.logs import quiet_unless_configured
 from rlx_tui.partitions import PartitionKey, Request
-from rlx_tui.service import Discovery, RequestError, Workspace, open_workspace
+from rlx_tui.service import (
+    CertifyFailed,
+    Discovery,
+    RequestError,
+    SourceError,
+    UnreadableCertificate,
+    Workspace,
+    leave_if_transfers_stuck,
+    open_workspace,
+)
 from rlx_tui.settings import Settings, redact
-from rlx_tui.sources.base import SourceError
 from rlx_tui.tui.certify_tasks import CertifyTasks
 from rlx_tui.tui.commands import RlxCommands
 from rlx_tui.tui.dashboard import DashboardScreen
@@ -112,13 +119,10 @@ class RlxApp(App[int]):
 
     # -- what tests and benchmarks read ----------------------------------------------------------
     @property
-    def engine(self) -> Engine | None:
-        """The engine of the current (or last) run."""
-        return self.runs.engine
-
-    @engine.setter
-    def engine(self, engine: Engine | None) -> None:
-        self.runs.engine = engine
+    def engine(self) -> Any:
+        """Instrumentation (tests, benchmark): the engine of the current (or last) run, or None."""
+        handle = self.runs.handle
+        return handle.engine if handle is not None else None
 
     @property
     def last_result(self) -> RunFinished | None:
@@ -221,7 +225,7 @@ class RlxApp(App[int]):
 
     def _worker_failed(self, name: str, error: BaseException | None) -> None:
         text = one_line(error)
-        if isinstance(error, SourceError | RequestError):
+        if isinstance(error, SourceError | RequestError | UnreadableCertificate | CertifyFailed):
             logger.warning("{} failed: {}", name, text)
         else:
             logger.opt(exception=error).error("{} failed: {}", name, text)
@@ -250,7 +254,7 @@ class RlxApp(App[int]):
         """Show one partition's findings and sidecar (read from the store in a thread)."""
         if self.workspace is None:
             return
-        load = partial(load_manifest, self.workspace.store, partition_id)
+        load = partial(load_manifest, self.workspace.data_dir, partition_id)
         self.run_worker(load, name="drill", group="drill", thread=True, exit_on_error=False)
 
     def _drilled(self, result: tuple[str, dict[str, Any] | None]) -> None:
@@ -378,4 +382,6 @@ def run_app(settings: Settings) -> int:
     if message:  # printed once the terminal is back to normal, as one line
         app.log_crash()
         print(message, file=sys.stderr)
-    return app.return_code or 0
+    code = app.return_code or 0
+    leave_if_transfers_stuck(app.runs.handle, code)  # the CLI's exit policy, once the terminal is back
+    return code

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rlx_tui.kinds import ErrorKind, FatalKind, SourceError
-from rlx_tui.service import RequestError
+from rlx_tui.service import CertifyFailed, RequestError, UnreadableCertificate
 
 # What to do after a run stopped on a fatal error, by error kind.
 RUN_NEXT_STEPS: dict[FatalKind, str] = {
@@ -31,7 +31,8 @@ def one_line(error: BaseException | None) -> str:
         return "unknown error"
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     text = text.removesuffix(", retrying")  # the engine's wording; here nothing retries by itself
-    return text if isinstance(error, SourceError | RequestError) else f"{type(error).__name__}: {text}"
+    expected = SourceError | RequestError | UnreadableCertificate | CertifyFailed
+    return text if isinstance(error, expected) else f"{type(error).__name__}: {text}"
 
 
 def discovery_hint(error: BaseException | None) -> str:

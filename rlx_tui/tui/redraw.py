@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from rlx_tui.staging import StoreStatus
+from rlx_tui.service.store import StoreStatus, timed_store_status
 from rlx_tui.tui.errors import one_line
 from rlx_tui.tui.logpanel import MAX_LINES, LogPanel
-from rlx_tui.tui.source_tasks import timed_store_status
 
 if TYPE_CHECKING:
     from rlx_tui.tui.app import RlxApp
@@ -100,7 +99,7 @@ class Redrawer:
             self._zones_dirty = False
             self._zones_busy = True
             self._zones_at = loop_time
-            work = partial(timed_store_status, app.workspace)
+            work = partial(timed_store_status, app.workspace.data_dir)
             app.run_worker(work, name="zones", group="zones", thread=True, exit_on_error=False)
 
     def store_polled(self, result: tuple[StoreStatus, float]) -> None:

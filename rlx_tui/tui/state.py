@@ -30,7 +30,7 @@ from rlx_tui.events import (
 )
 from rlx_tui.kinds import ErrorKind, FatalKind, Zone
 from rlx_tui.partitions import PartitionKey, Request
-from rlx_tui.staging import StoreStatus
+from rlx_tui.service.store import StoreStatus
 
 ACTIVE_PHASES = frozenset({"starting", "running", "paused", "stopping"})
 TERMINAL_STATES = frozenset(
