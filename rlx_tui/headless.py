@@ -25,7 +25,7 @@ from rlx_tui.events import (
     Validated,
 )
 from rlx_tui.kinds import ErrorKind, Zone
-from rlx_tui.sources.quiet import terminal_stdout
+from rlx_tui.service.effects import terminal_stdout
 from rlx_tui.units import human_bytes, human_seconds
 
 

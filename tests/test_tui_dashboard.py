@@ -88,7 +88,9 @@ async def test_quit_during_a_run_asks_and_no_keeps_it(monkeypatch: pytest.Monkey
     app = stub_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await dashboard(pilot)
-        monkeypatch.setattr(app.runs, "handle", object())  # a run in progress, as far as quitting is concerned
+        monkeypatch.setattr(
+            app.runs, "handle", object()
+        )  # a run in progress, as far as quitting is concerned
         app.state.phase = "running"
         await pilot.press("q")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))

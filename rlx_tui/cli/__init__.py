@@ -17,7 +17,7 @@ terminal when something is wrong: no traceback, no secret.
 Modules, one job each: :mod:`.parsing` (flags into a request and settings),
 :mod:`.commands` and :mod:`.download` (one use case of :mod:`rlx_tui.service`
 each), :mod:`.render` (what they print), :mod:`.exits` (exit codes and one-line
-errors), :mod:`.main` (the entry point).
+errors), :mod:`.program` (the entry point).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from rlx_tui.cli.exits import (
     EXIT_VERIFY,
     CliError,
 )
-from rlx_tui.cli.main import entry, main
+from rlx_tui.cli.program import entry, main
 from rlx_tui.cli.parsing import build_parser
 
 __all__ = [

@@ -24,6 +24,7 @@ import io
 import re
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
@@ -47,6 +48,7 @@ from rlx_tui.service import (
     leave_if_transfers_stuck,
     open_workspace,
 )
+from rlx_tui.service.effects import library_effects
 from rlx_tui.settings import Settings, redact
 from rlx_tui.tui.certify_tasks import CertifyTasks
 from rlx_tui.tui.commands import RlxCommands
@@ -108,6 +110,7 @@ class RlxApp(App[int]):
         self.redrawer = Redrawer(self)
         self.terminal = TerminalGuard(self, self.shutdown)
         self._sink_id: int | None = None
+        self._effects = ExitStack()
         # Textual's report of an unhandled error (a traceback with variables) lands here, never
         # on the terminal: see crash_message.
         self._crash_report = io.StringIO()
@@ -140,6 +143,7 @@ class RlxApp(App[int]):
 
     # -- lifecycle -------------------------------------------------------------------------
     async def on_mount(self) -> None:
+        self._effects.enter_context(library_effects())  # lakeapi's output off the screen while mounted
         self.sub_title = f"{self.settings.source} source · {self.settings.data_dir}"
         self.install_screen(self.selection_screen, "selection")
         self.install_screen(self.dashboard, "dashboard")
@@ -152,6 +156,7 @@ class RlxApp(App[int]):
         self.sources.start()
 
     def on_unmount(self) -> None:
+        self._effects.close()
         remove_log_sink(self._sink_id)
         self._sink_id = None
         self.terminal.uninstall()
@@ -374,10 +379,11 @@ _ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*): ")  # rich's last traceback line:
 def run_app(settings: Settings) -> int:
     """Run the dashboard until the user quits; returns the exit code."""
     app = RlxApp(settings, options=AppOptions(handle_signals=True))
-    try:
-        app.run()
-    finally:
-        app.close_workspace()
+    with library_effects():  # held until the demo lake is stopped; undone before the exit line
+        try:
+            app.run()
+        finally:
+            app.close_workspace()
     message = app.crash_message
     if message:  # printed once the terminal is back to normal, as one line
         app.log_crash()

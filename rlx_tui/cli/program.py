@@ -29,6 +29,7 @@ from rlx_tui.cli.render import say, silence_stdout
 from rlx_tui.logs import current_log, quiet_start, setup_logging
 from rlx_tui.safety import printable
 from rlx_tui.service import DataDirError, FileRefused, NoSpace, is_demo_lake_failure, prepare_data_dir
+from rlx_tui.service.effects import library_effects
 from rlx_tui.settings import Settings, SettingsError, redact
 
 STOPPED_CLEANLY = "stopped cleanly, nothing partial kept; run the same command again to resume"
@@ -90,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet_start()  # loguru's default handler prints tracebacks with variable values: gone first
     signals.install()
     try:
-        return _main(argv)
+        with library_effects():  # lakeapi's output kept off the terminal until the command ends
+            return _main(argv)
     except KeyboardInterrupt:  # a signal while an error was being reported
         return EXIT_INTERRUPTED
 
