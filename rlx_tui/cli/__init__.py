@@ -33,8 +33,8 @@ from rlx_tui.cli.exits import (
     EXIT_VERIFY,
     CliError,
 )
-from rlx_tui.cli.program import entry, main
 from rlx_tui.cli.parsing import build_parser
+from rlx_tui.cli.program import entry, main
 
 __all__ = [
     "EXIT_CONNECTION",
