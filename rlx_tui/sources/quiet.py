@@ -113,9 +113,9 @@ def _install() -> _Saved:
             os.environ[name] = value
             saved.env_added.append(name)
     if not isinstance(sys.stdout, _ThreadRoutedStream):
-        sys.stdout = _ThreadRoutedStream(sys.stdout)  # type: ignore[assignment]
+        sys.stdout = _ThreadRoutedStream(sys.stdout)
     if not isinstance(sys.stderr, _ThreadRoutedStream):
-        sys.stderr = _ThreadRoutedStream(sys.stderr)  # type: ignore[assignment]
+        sys.stderr = _ThreadRoutedStream(sys.stderr)
     handler = _ThreadRoutedHandler(level=logging.DEBUG)
     for name in _LIBRARY_LOGGERS:
         library_logger = logging.getLogger(name)
@@ -185,7 +185,7 @@ def lakeapi_working_directory(path: Path) -> Iterator[None]:
 def terminal_stdout() -> TextIO:
     """The real standard output, for the one thread-based writer allowed on it (rich's live display)."""
     stream = sys.stdout
-    return stream._original if isinstance(stream, _ThreadRoutedStream) else stream  # type: ignore[return-value]
+    return stream._original if isinstance(stream, _ThreadRoutedStream) else stream
 
 
 class Capture:
