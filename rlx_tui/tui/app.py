@@ -5,17 +5,16 @@ Threading model (the event loop never blocks):
 * the workspace is opened (demo lake start, lakeapi import) in a thread worker;
 * the source's listing (discovery, estimates), store scans, certificates and
   verification run in thread workers (:mod:`.source_tasks`, :mod:`.certify_tasks`);
-* ``engine.run`` runs as an async worker (the engine puts its blocking work in
-  threads itself) and a second async worker folds its events into a
-  :class:`DashboardState` (:mod:`.run_control`);
+* a run (the service's :class:`~rlx_tui.service.RunHandle`) runs as an async worker
+  (the engine puts its blocking work in threads itself) and a second async worker
+  folds its events into a :class:`DashboardState` (:mod:`.run_control`);
 * widgets are redrawn from that state by one timer (``tick_seconds``, 4 Hz), not
   per event; log lines arrive as messages and are written on the same tick (:mod:`.redraw`).
 
-Every worker is started with ``exit_on_error=False``; one
-``on_worker_state_changed`` handler turns results and errors into what the
-screen shows, so no traceback ever reaches the terminal. :class:`RlxApp` owns the
-helpers that start those workers and show their outcome; losing the terminal is
-handled by :mod:`.terminal`.
+Every worker posts a typed message with its result, or :class:`~.messages.TaskFailed`
+(:mod:`.messages`); ``@on`` handlers hand each to the helper that owns that part, so
+no traceback ever reaches the terminal and nothing is routed by a worker's name.
+Losing the terminal is handled by :mod:`.terminal`.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from __future__ import annotations
 import io
 import re
 import sys
-from collections.abc import Callable
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
@@ -31,9 +29,9 @@ from typing import Any, ClassVar
 
 from loguru import logger
 from rich.console import Console
+from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.worker import Worker, WorkerState
 
 from rlx_tui.events import RunFinished
 from rlx_tui.logs import quiet_unless_configured
@@ -56,6 +54,19 @@ from rlx_tui.tui.dashboard import DashboardScreen
 from rlx_tui.tui.errors import one_line
 from rlx_tui.tui.inventory import InventoryPanel
 from rlx_tui.tui.logpanel import LogLine, add_log_sink, remove_log_sink
+from rlx_tui.tui.messages import (
+    Certified,
+    Estimated,
+    ExtraTablesListed,
+    PartitionLoaded,
+    SourceListed,
+    StorePolled,
+    Task,
+    TaskFailed,
+    Verified,
+    WorkspaceOpened,
+    in_thread,
+)
 from rlx_tui.tui.options import AppOptions
 from rlx_tui.tui.redraw import Redrawer
 from rlx_tui.tui.run_control import RunControl
@@ -203,53 +214,65 @@ class RlxApp(App[int]):
         self.redrawer.invalidate()
         self.redrawer.tick()
 
-    # -- workers: one place for results and errors ---------------------------------------------
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        worker = event.worker
-        if event.state is WorkerState.SUCCESS:
-            self._worker_succeeded(worker.name, worker.result)
-        elif event.state is WorkerState.ERROR:
-            self._worker_failed(worker.name, worker.error)
-        elif event.state is WorkerState.CANCELLED and worker.name == "zones":
-            self.redrawer.store_poll_ended()
+    # -- worker results: typed messages, each handed to the part that owns the state ----------------
+    @on(WorkspaceOpened)
+    def _workspace_opened(self, message: WorkspaceOpened) -> None:
+        self.sources.opened(message.workspace)
 
-    def _worker_succeeded(self, name: str, result: Any) -> None:
-        handlers: dict[str, Callable[[Any], None]] = {
-            "open": self.sources.opened,
-            "discover": self.sources.discovered,
-            "discover-extra": self.sources.extra_tables,
-            "estimate": self.sources.estimated,
-            "zones": self.redrawer.store_polled,
-            "certify": self.certificates.certified,
-            "verify": self.certificates.verified,
-            "drill": self._drilled,
-        }
-        handler = handlers.get(name)
-        if handler is not None:
-            handler(result)
+    @on(SourceListed)
+    def _source_listed(self, message: SourceListed) -> None:
+        self.sources.discovered(message.discovery, message.remembered)
 
-    def _worker_failed(self, name: str, error: BaseException | None) -> None:
+    @on(ExtraTablesListed)
+    def _extra_tables_listed(self, message: ExtraTablesListed) -> None:
+        self.sources.extra_tables(message.tables)
+
+    @on(Estimated)
+    def _estimated(self, message: Estimated) -> None:
+        self.sources.estimated(message.generation, message.text, message.warning)
+
+    @on(StorePolled)
+    def _store_polled(self, message: StorePolled) -> None:
+        self.redrawer.store_polled(message.status, message.seconds)
+
+    @on(Certified)
+    def _certified(self, message: Certified) -> None:
+        self.certificates.certified(message.result)
+
+    @on(Verified)
+    def _verified(self, message: Verified) -> None:
+        self.certificates.verified(message.report)
+
+    @on(PartitionLoaded)
+    def _partition_loaded(self, message: PartitionLoaded) -> None:
+        view = self.state.partitions.get(PartitionKey.from_id(message.partition_id))
+        report = partition_report(message.partition_id, view, message.manifest)
+        self.push_screen(TextScreen(f"Partition {message.partition_id}", report))
+
+    @on(TaskFailed)
+    def _task_failed(self, message: TaskFailed) -> None:
+        error, task = message.error, message.task
         text = one_line(error)
         if isinstance(error, SourceError | RequestError | UnreadableCertificate | CertifyFailed):
-            logger.warning("{} failed: {}", name, text)
+            logger.warning("{} failed: {}", task.value, text)
         else:
-            logger.opt(exception=error).error("{} failed: {}", name, text)
-        if name == "open":
+            logger.opt(exception=error).error("{} failed: {}", task.value, text)
+        if task is Task.OPEN:
             self.sources.open_failed(text)
-        elif name == "discover":
+        elif task is Task.DISCOVER:
             self.sources.discover_failed(error, text)
-        elif name == "estimate":
+        elif task is Task.ESTIMATE:
             self.sources.estimate_failed(text)
-        elif name == "zones":
+        elif task is Task.ZONES:
             self.redrawer.store_poll_ended()
-        elif name in ("run", "events"):
+        elif task in (Task.RUN, Task.EVENTS):
             self.runs.failed(text)
-        elif name == "certify":
+        elif task is Task.CERTIFY:
             self.certificates.certify_failed(error)
-        elif name == "verify":
+        elif task is Task.VERIFY:
             self.certificates.verify_failed(text)
         else:
-            self.notify(f"{name}: {text}", severity="error", timeout=10)
+            self.notify(f"{task.value}: {text}", severity="error", timeout=10)
 
     # -- drill-down ----------------------------------------------------------------------------
     def on_partition_chosen(self, message: PartitionChosen) -> None:
@@ -260,14 +283,7 @@ class RlxApp(App[int]):
         if self.workspace is None:
             return
         load = partial(load_manifest, self.workspace.data_dir, partition_id)
-        self.run_worker(load, name="drill", group="drill", thread=True, exit_on_error=False)
-
-    def _drilled(self, result: tuple[str, dict[str, Any] | None]) -> None:
-        partition_id, manifest = result
-        view = self.state.partitions.get(PartitionKey.from_id(partition_id))
-        self.push_screen(
-            TextScreen(f"Partition {partition_id}", partition_report(partition_id, view, manifest))
-        )
+        in_thread(self, Task.DRILL, load, lambda loaded: PartitionLoaded(*loaded))
 
     # -- actions (keys, footer, command palette) -------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -21,6 +21,7 @@ from rlx_tui.service.certify import (
 )
 from rlx_tui.tui.certify import CertifyPanel
 from rlx_tui.tui.errors import one_line
+from rlx_tui.tui.messages import Certified, Task, Verified, in_thread
 from rlx_tui.tui.screens import TextScreen, VerifyScreen
 from rlx_tui.tui.text import human_bytes
 
@@ -42,9 +43,10 @@ def issued_report(issued: IssuedCertificate) -> str:
 
 
 class CertifyTasks:
-    """Issues and verifies certificates for the app in thread workers ("certify", "verify").
+    """Issues and verifies certificates for the app in thread workers.
 
-    Their results come back through ``RlxApp.on_worker_state_changed``, which calls the methods below.
+    They post :class:`~.messages.Certified` / :class:`~.messages.Verified`; the app's
+    ``@on`` handlers call the methods below with them.
     """
 
     def __init__(self, app: RlxApp) -> None:
@@ -64,7 +66,7 @@ class CertifyTasks:
             ).busy = "issuing the certificate (re-hashing every ready file)…"
             app.refresh_now()
         work = partial(self._issue, app.request)
-        app.run_worker(work, name="certify", group="certify", thread=True, exit_on_error=False)
+        in_thread(app, Task.CERTIFY, work, Certified)
 
     def _issue(self, request: Request) -> CertifyResult:
         """Blocking: the service's certify, the same use case as ``rlx-tui certify``."""
@@ -107,7 +109,7 @@ class CertifyTasks:
         def chosen(path: Path | None) -> None:
             if path is not None:
                 work = partial(self._verify, path)
-                self._app.run_worker(work, name="verify", group="verify", thread=True, exit_on_error=False)
+                in_thread(self._app, Task.VERIFY, work, Verified)
 
         self._app.push_screen(VerifyScreen(self.latest()), chosen)
 

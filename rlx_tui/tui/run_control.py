@@ -15,6 +15,7 @@ from rlx_tui.service import EXIT_GRACE_SECONDS, RunHandle, start_run
 from rlx_tui.tui.errors import run_next_step
 from rlx_tui.tui.heap import freeze_heap
 from rlx_tui.tui.last_request import last_request_path, write_last_request
+from rlx_tui.tui.messages import Task, guarded, in_thread
 from rlx_tui.tui.screens import ConfirmScreen
 from rlx_tui.tui.text import human_seconds
 
@@ -29,8 +30,7 @@ STORE_CHANGING_EVENTS = PlanReady | Validated | RecoveryDone | PartitionFailed |
 class RunControl:
     """Runs ``engine.run`` for the app's request as an async worker, a second worker folding its events.
 
-    The app owns one; its workers are the app's ("run", "events", "shutdown"), so
-    their results and errors still arrive in ``RlxApp.on_worker_state_changed``.
+    The app owns one; an error in its workers arrives as a :class:`~.messages.TaskFailed`.
     """
 
     def __init__(self, app: RlxApp) -> None:
@@ -65,10 +65,8 @@ class RunControl:
         self.handle = handle
         send, receive = anyio.create_memory_object_stream[Event](1000)
         self._run_done = asyncio.Event()
-        app.run_worker(self._consume(receive), name="events", group="events", exit_on_error=False)
-        app.run_worker(
-            self._run(handle, send, retry_quarantined), name="run", group="run", exit_on_error=False
-        )
+        guarded(app, Task.EVENTS, self._consume(receive))
+        guarded(app, Task.RUN, self._run(handle, send, retry_quarantined))
         app.refresh_bindings()
         return True
 
@@ -95,7 +93,7 @@ class RunControl:
         if not app.options.remember:
             return
         write = partial(write_last_request, last_request_path(app.settings.data_dir), request, finished)
-        app.run_worker(write, name="remember", group="remember", thread=True, exit_on_error=False)
+        in_thread(app, Task.REMEMBER, write, None)
 
     # -- the workers -------------------------------------------------------------------------------
     async def _run(
@@ -166,9 +164,7 @@ class RunControl:
         if self.quitting:
             return
         self.quitting = True
-        self._app.run_worker(
-            self._stop_and_exit(code), name="shutdown", group="shutdown", exit_on_error=False
-        )
+        guarded(self._app, Task.SHUTDOWN, self._stop_and_exit(code))
 
     async def _stop_and_exit(self, code: int) -> None:
         app = self._app

@@ -19,6 +19,7 @@ from rlx_tui.service import store as store_use_cases
 from rlx_tui.tui.errors import discovery_hint
 from rlx_tui.tui.heap import freeze_heap
 from rlx_tui.tui.last_request import last_request_path, read_last_request
+from rlx_tui.tui.messages import Estimated, ExtraTablesListed, SourceListed, Task, WorkspaceOpened, in_thread
 from rlx_tui.tui.text import human_bytes, human_seconds
 
 if TYPE_CHECKING:
@@ -94,8 +95,8 @@ def load_manifest(data_dir: Path, partition_id: str) -> tuple[str, dict[str, Any
 class SourceTasks:
     """Opens the workspace and lists the source in thread workers; the selection screen shows the outcome.
 
-    The workers are the app's ("open", "discover", "discover-extra", "estimate"): their
-    results come back through ``RlxApp.on_worker_state_changed``, which calls the methods below.
+    Its workers post typed messages (:mod:`.messages`); the app's ``@on`` handlers call
+    the methods below with them.
     """
 
     def __init__(self, app: RlxApp, factory: WorkspaceFactory | None) -> None:
@@ -118,9 +119,7 @@ class SourceTasks:
         demo = settings.source == "demo" and settings.endpoint_url is None
         note = " (starting the embedded demo lake: a few seconds)" if demo else ""
         self._app.selection_screen.set_source_line(f"Opening the {settings.source} source{note}…")
-        self._app.run_worker(
-            self._open_workspace, name="open", group="open", thread=True, exit_on_error=False
-        )
+        in_thread(self._app, Task.OPEN, self._open_workspace, WorkspaceOpened)
 
     def _open_workspace(self) -> Workspace:
         """Blocking: open the workspace, keeping what to close (even if the app ends meanwhile)."""
@@ -162,7 +161,7 @@ class SourceTasks:
             return
         app.selection_screen.set_source_line("Listing what the source holds…")
         work = partial(self._discover, app.discovery is not None)
-        app.run_worker(work, name="discover", group="discover", thread=True, exit_on_error=False)
+        in_thread(app, Task.DISCOVER, work, lambda found: SourceListed(*found))
 
     def _discover(self, refresh: bool = False) -> tuple[Discovery, tuple[Request, bool] | None]:
         """Blocking: list what the source holds, and read the last request."""
@@ -174,9 +173,8 @@ class SourceTasks:
         )
         return discovery, remembered
 
-    def discovered(self, result: tuple[Discovery, tuple[Request, bool] | None]) -> None:
+    def discovered(self, discovery: Discovery, remembered: tuple[Request, bool] | None) -> None:
         app = self._app
-        discovery, remembered = result
         keep = app.discovery is not None
         app.discovery = discovery
         app.remembered = remembered
@@ -186,7 +184,7 @@ class SourceTasks:
         if app.options.discover_extra_tables:
             assert app.workspace is not None
             work = partial(discover_extra_tables, app.workspace, app.options.today)
-            app.run_worker(work, name="discover-extra", group="discover", thread=True, exit_on_error=False)
+            in_thread(app, Task.DISCOVER_EXTRA, work, ExtraTablesListed)
         if remembered is not None and not remembered[1] and not keep:
             app.selection_screen.set_resume_note(
                 "The last request did not finish: it is selected, press ctrl+s to resume "
@@ -229,15 +227,14 @@ class SourceTasks:
             return
         app.selection_screen.set_summary("estimating…")
         work = partial(self._estimate, app.workspace, request, generation)
-        app.run_worker(work, name="estimate", group="estimate", thread=True, exit_on_error=False)
+        in_thread(app, Task.ESTIMATE, work, lambda done: Estimated(*done))
 
     def _estimate(self, workspace: Workspace, request: Request, generation: int) -> tuple[int, str, bool]:
         """Blocking: the estimate's summary line, tagged with its generation (only the latest is shown)."""
         text, warning = estimate(workspace, request, self._app.options.free_disk)
         return generation, text, warning
 
-    def estimated(self, result: tuple[int, str, bool]) -> None:
-        generation, text, warning = result
+    def estimated(self, generation: int, text: str, warning: bool) -> None:
         if generation == self._estimate_generation:
             self._app.selection_screen.set_summary(text, warning)
 
