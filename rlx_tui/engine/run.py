@@ -12,6 +12,11 @@ retried with exponential backoff and full jitter; permanent ones end the
 partition with a cause; fatal ones (credentials refused, disk full) stop the
 run. Everything the outside learns arrives as events on an anyio memory
 object stream.
+
+One partition's stages live in :mod:`.stages`, the shared rules (disk margin,
+backoff, refusals) in :mod:`.policy`; this file stays a little over 400 lines
+because a run's lifecycle (lock, recovery, plan, preflight, pipeline, summary)
+reads best as one piece.
 """
 
 from __future__ import annotations
