@@ -8,6 +8,9 @@ key per dataclass field. Partition keys are written as their ids
 dataclass's own type hints, so every event type round-trips:
 ``event_from_dict(json.loads(dumps(e))) == e``.
 
+A run journal plugs these in as its codec: ``encode=event_to_dict``,
+``decode=event_from_dict``, ``version=CODEC_VERSION``.
+
 ``v`` is :data:`CODEC_VERSION`. A reader accepts every version up to its own and
 refuses a newer one (:class:`CodecError`): a field added later gets a default, so an
 older journal still reads; a field renamed or removed means a new version.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import types
+from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
 from enum import Enum
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -74,9 +78,9 @@ def _encode(value: Any) -> Any:
 
 
 # -- decoding -----------------------------------------------------------------------------------
-def event_from_dict(data: dict[str, Any]) -> Event:
+def event_from_dict(data: Mapping[str, Any]) -> Event:
     """The event ``data`` describes (raises :class:`CodecError` for anything else)."""
-    if not isinstance(data, dict):
+    if not isinstance(data, Mapping):
         raise CodecError(f"an event is a JSON object, not {type(data).__name__}")
     name = data.get(EVENT_FIELD)
     cls = _BY_NAME.get(name) if isinstance(name, str) else None
