@@ -180,7 +180,8 @@ async def test_quit_mid_run_leaves_nothing_partial_and_resumes(
     clean_demo_lake: DemoLake, tmp_path: Path
 ) -> None:
     data_dir = tmp_path / "data"
-    clean_demo_lake.set_faults(slow_seconds=0.3)
+    # 0.5 s per GET: a round of partitions outlasts q + y under load (0.3 s lost the race once)
+    clean_demo_lake.set_faults(slow_seconds=0.5)
     app = make_app(clean_demo_lake, data_dir)
     try:
         async with app.run_test(size=SIZE) as pilot:
