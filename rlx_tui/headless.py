@@ -10,7 +10,8 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rlx_tui.engine.events import (
+from rlx_tui.event_codec import event_to_dict
+from rlx_tui.events import (
     Downloaded,
     Event,
     PartitionFailed,
@@ -22,9 +23,9 @@ from rlx_tui.engine.events import (
     RunStateChanged,
     Throughput,
     Validated,
-    event_to_dict,
 )
-from rlx_tui.sources.quiet import terminal_stdout
+from rlx_tui.kinds import ErrorKind, Zone
+from rlx_tui.service.effects import terminal_stdout
 from rlx_tui.units import human_bytes, human_seconds
 
 
@@ -49,12 +50,12 @@ def describe(event: Event) -> str | None:
         case Downloaded(key=key, bytes=nbytes, rows=rows, seconds=seconds):
             return f"fetched  {key}: {human_bytes(nbytes)}, {rows:,} rows in {seconds:.2f}s"
         case Validated(key=key, zone=zone, findings=findings, reason=reason):
-            if zone == "ready":
+            if zone is Zone.READY:
                 warnings = len(findings)
                 return f"ready    {key}" + (f" ({warnings} warning(s))" if warnings else "")
             return f"QUARANTINE {key}: {reason}"
         case PartitionFailed(key=key, cause=cause, kind=kind, attempts=attempts):
-            label = "MISSING" if kind == "missing at source" else "FAILED"
+            label = "MISSING" if kind is ErrorKind.MISSING else "FAILED"
             return f"{label:<8} {key} after {attempts} attempt(s): {cause}"
         case RunStateChanged(state=state):
             return f"run {state}"

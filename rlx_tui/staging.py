@@ -30,7 +30,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from loguru import logger
 from rlx_tui import fs_guard
 from rlx_tui.atomic import TMP_PREFIX, atomic_write_json, fsync_dir
 from rlx_tui.fs_guard import FileRefused, UnsafePathError
+from rlx_tui.kinds import Zone as Zone  # re-exported: Zone lives in rlx_tui.kinds
 from rlx_tui.limits import MAX_SIDECAR_BYTES
 from rlx_tui.partitions import PartitionKey
 from rlx_tui.signals import deferred
@@ -46,13 +46,6 @@ from rlx_tui.validation.findings import Finding
 
 DATA_FILE = "part.parquet"
 SIDECAR = "_manifest.json"
-
-
-class Zone(StrEnum):
-    RAW = "raw"
-    VALIDATING = "validating"
-    READY = "ready"
-    QUARANTINE = "quarantine"
 
 
 def utc_now_iso() -> str:

@@ -6,7 +6,7 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from rlx_tui.engine.events import PartitionState, PlannedPartition
+from rlx_tui.events import PartitionState, PlannedPartition
 from rlx_tui.partitions import ObjectRef, PartitionKey, Request
 from rlx_tui.sources.base import Listing
 from rlx_tui.staging import PartitionManifest, StagingStore, Zone

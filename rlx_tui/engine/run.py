@@ -12,90 +12,62 @@ retried with exponential backoff and full jitter; permanent ones end the
 partition with a cause; fatal ones (credentials refused, disk full) stop the
 run. Everything the outside learns arrives as events on an anyio memory
 object stream.
+
+One partition's stages live in :mod:`.stages`, the shared rules (disk margin,
+backoff, refusals) in :mod:`.policy`; this file stays a little over 400 lines
+because a run's lifecycle (lock, recovery, plan, preflight, pipeline, summary)
+reads best as one piece.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from pathlib import Path
 
 import anyio
 import anyio.to_thread
-from anyio.abc import ObjectSendStream
+from anyio.streams.memory import MemoryObjectSendStream
 from loguru import logger
 
 from rlx_tui.engine.busy import TRANSFER, VALIDATION, StageClock, describe_stages
-from rlx_tui.engine.events import (
-    Downloaded,
+from rlx_tui.engine.filing import Validator
+from rlx_tui.engine.handoff import DEFAULT_MAX_BYTES, Fetched, Handoff
+from rlx_tui.engine.plan import Plan, PlanError, build_plan
+from rlx_tui.engine.policy import (
+    DISK_MARGIN,
+    RunRefused,
+    backoff_delay,
+    default_validators,
+    disk_needed,
+    first_leaf,
+    usable_cores,
+)
+from rlx_tui.engine.rate import RateMeter
+from rlx_tui.engine.stages import PartitionStages
+from rlx_tui.engine.transfers import TransferSlots
+from rlx_tui.events import (
     Event,
-    PartitionFailed,
-    PartitionStarted,
-    PartitionState,
     PlannedPartition,
     PlanReady,
     RecoveryDone,
-    Retrying,
     RunFinished,
     RunStateChanged,
     Throughput,
-    Validated,
-    ValidationStarted,
 )
-from rlx_tui.engine.filing import Validator, validate_and_file
-from rlx_tui.engine.handoff import DEFAULT_MAX_BYTES, Fetched, Handoff
-from rlx_tui.engine.plan import Plan, PlanError, build_plan
-from rlx_tui.engine.rate import RateMeter
-from rlx_tui.engine.transfers import TransferSlots
+from rlx_tui.kinds import FatalKind, PartitionState, RunState, Zone
 from rlx_tui.partitions import PartitionKey, Request
 from rlx_tui.settings import RetryPolicy
-from rlx_tui.sources.base import Cancelled, ErrorKind, FetchResult, Listing, Source, SourceError, classify
-from rlx_tui.staging import PartitionManifest, StagingStore, StoreBusy, Zone, free_bytes, utc_now_iso
+from rlx_tui.sources.base import Listing, Source, SourceError, classify
+from rlx_tui.staging import PartitionManifest, StagingStore, StoreBusy, free_bytes
 from rlx_tui.units import human_bytes
 from rlx_tui.validation import DEFAULT_THRESHOLDS, Thresholds, validate_partition
 
-DISK_MARGIN = 1.10  # ask for 10 % more than the plan expects
+__all__ = ["DISK_MARGIN", "Engine", "RunRefused", "backoff_delay", "default_validators", "usable_cores"]
 
 
-def usable_cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def default_validators(cores: int | None = None) -> int:
-    """One validator up to 3 cores (the fetch threads and the demo lake need the rest), two from 4 up."""
-    cores = usable_cores() if cores is None else cores
-    return 2 if cores >= 4 else 1
-
-
-class RunRefused(Exception):
-    """The run cannot start; the message is the one line to show, ``kind`` says why."""
-
-    def __init__(self, message: str, kind: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-def _first_leaf(group: BaseExceptionGroup) -> BaseException:
-    """The first non-group exception inside a (nested) exception group."""
-    first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
-
-
-def backoff_delay(policy: RetryPolicy, attempt: int, rng: random.Random) -> tuple[float, float]:
-    """Full jitter: a delay drawn uniformly from [0, min(cap, base * 2**(attempt-1))]."""
-    ceiling = policy.ceiling(attempt)
-    return rng.uniform(0.0, ceiling), ceiling
-
-
-class Engine:
+class Engine(PartitionStages):
     """Turns a request into ready, verified partitions, reporting through events."""
 
     def __init__(
@@ -153,8 +125,8 @@ class Engine:
         self._stop_requested = anyio.Event()
         self._abort_scope: anyio.CancelScope | None = None
         self._fatal: str | None = None
-        self._fatal_kind: str | None = None
-        self._send: ObjectSendStream[Event] | None = None
+        self._fatal_kind: FatalKind | None = None
+        self._send: MemoryObjectSendStream[Event] | None = None
         self._meter = RateMeter()
         self._states: dict[PartitionKey, PartitionState] = {}
         self._listing: Listing | None = None
@@ -177,18 +149,18 @@ class Engine:
     def pause(self) -> None:
         if not self.paused:
             self._unpaused = anyio.Event()
-            self._emit_nowait(RunStateChanged(time.monotonic(), "paused"))
+            self._emit_nowait(RunStateChanged(time.monotonic(), RunState.PAUSED))
 
     def resume(self) -> None:
         if self.paused:
             self._unpaused.set()
-            self._emit_nowait(RunStateChanged(time.monotonic(), "running"))
+            self._emit_nowait(RunStateChanged(time.monotonic(), RunState.RUNNING))
 
     def stop(self, abort: bool = False) -> None:
         """Stop taking new partitions; ``abort`` also abandons those in flight (cleaned up)."""
         self._stop_requested.set()
         self._unpaused.set()
-        self._emit_nowait(RunStateChanged(time.monotonic(), "stopping"))
+        self._emit_nowait(RunStateChanged(time.monotonic(), RunState.STOPPING))
         if abort and self._abort_scope is not None:
             self._abort_scope.cancel()
 
@@ -226,50 +198,21 @@ class Engine:
         return count
 
     def check_disk(self, plan: Plan) -> None:
-        needed = int(plan.expected_bytes * DISK_MARGIN)
+        needed = disk_needed(plan.expected_bytes)
         free = free_bytes(self.store.data_dir)
         if needed > free and not self.force_disk:
             raise RunRefused(
                 f"not enough disk in {self.store.data_dir}: the plan needs about {human_bytes(needed)}, "
                 f"{human_bytes(free)} are free ({human_bytes(needed - free)} missing); "
                 "free space, choose another --data-dir, or pass --force",
-                ErrorKind.DISK_FULL.value,
+                FatalKind.DISK_FULL,
             )
-
-    def _file(self, manifest: PartitionManifest) -> PartitionManifest:
-        return validate_and_file(self.store, manifest, thresholds=self.thresholds, validator=self.validator)
-
-    # -- events ----------------------------------------------------------------------
-    async def _emit(self, event: Event) -> None:
-        if self._send is None:
-            return
-        try:
-            await self._send.send(event)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            self._send = None
-
-    def _emit_nowait(self, event: Event) -> None:
-        if self._send is None:
-            return
-        try:
-            self._send.send_nowait(event)
-        except anyio.WouldBlock:
-            pass  # a slow consumer loses a progress tick, never a partition event
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            self._send = None
-
-    async def _sleep_or_stop(self, seconds: float) -> None:
-        if self._sleep is not None:
-            await self._sleep(seconds)
-            return
-        with anyio.move_on_after(seconds):
-            await self._stop_requested.wait()
 
     # -- the run ---------------------------------------------------------------------
     async def run(
         self,
         request: Request,
-        events: ObjectSendStream[Event] | None = None,
+        events: MemoryObjectSendStream[Event] | None = None,
         *,
         retry_quarantined: bool = False,
         dry_run: bool = False,
@@ -289,23 +232,23 @@ class Engine:
                 with self.store.lock():
                     finished = await self._run(request, retry_quarantined=retry_quarantined, dry_run=False)
         except StoreBusy as exc:
-            finished = self._fatal_finish(str(exc), "busy")
+            finished = self._fatal_finish(str(exc), FatalKind.BUSY)
         except RunRefused as exc:
             finished = self._fatal_finish(str(exc), exc.kind)
         except PlanError as exc:
-            finished = self._fatal_finish(str(exc), "plan")
+            finished = self._fatal_finish(str(exc), FatalKind.PLAN)
         except SourceError as exc:
-            finished = self._fatal_finish(str(exc), exc.kind.value)
+            finished = self._fatal_finish(str(exc), FatalKind.of(exc.kind))
         except OSError as exc:
             error = classify(exc, "the data directory")
-            finished = self._fatal_finish(error.cause, error.kind.value)
+            finished = self._fatal_finish(error.cause, FatalKind.of(error.kind))
         except BaseExceptionGroup as group:
-            first = _first_leaf(group)
+            first = first_leaf(group)
             if not isinstance(first, Exception):
                 raise
             logger.opt(exception=first).error("engine error")
             error = classify(first, "the run")
-            finished = self._fatal_finish(error.cause, error.kind.value)
+            finished = self._fatal_finish(error.cause, FatalKind.of(error.kind))
         finished = replace(
             finished,
             retries=self.retries,
@@ -324,7 +267,7 @@ class Engine:
             await events.aclose()
         return finished
 
-    def _fatal_finish(self, cause: str, kind: str) -> RunFinished:
+    def _fatal_finish(self, cause: str, kind: FatalKind) -> RunFinished:
         return RunFinished(
             time.monotonic(), counts=self._count_states(), stopped=False, fatal=cause, fatal_kind=kind
         )
@@ -500,186 +443,14 @@ class Engine:
         )
 
     @staticmethod
-    def _count(items: tuple[PlannedPartition, ...]) -> dict[str, int]:
-        counts: dict[str, int] = {}
+    def _count(items: tuple[PlannedPartition, ...]) -> dict[PartitionState, int]:
+        counts: dict[PartitionState, int] = {}
         for item in items:
-            counts[item.state.value] = counts.get(item.state.value, 0) + 1
+            counts[item.state] = counts.get(item.state, 0) + 1
         return counts
 
-    def _count_states(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
+    def _count_states(self) -> dict[PartitionState, int]:
+        counts: dict[PartitionState, int] = {}
         for state in self._states.values():
-            counts[state.value] = counts.get(state.value, 0) + 1
+            counts[state] = counts.get(state, 0) + 1
         return counts
-
-    def _fail_run(self, cause: str, kind: str) -> None:
-        if self._fatal is None:
-            self._fatal, self._fatal_kind = cause, kind
-        self.stop()
-
-    # -- one partition: the fetch stage ---------------------------------------------------
-    async def _fetch(self, key: PartitionKey, worker: int, plan: Plan) -> Fetched | None:
-        """Fetch one partition and publish it to ``raw``, retrying transient failures.
-
-        Returns the partition to validate, or None if it ended otherwise (failed,
-        missing, quarantined unread, or put back in the queue by a stop).
-        """
-        objects = plan.objects.get(key, ())
-        attempt = 0
-        while True:
-            attempt += 1
-            self.in_flight[key] = (worker, time.monotonic(), attempt)
-            self.max_in_flight = max(self.max_in_flight, len(self.in_flight))
-            self._states[key] = PartitionState.DOWNLOADING
-            await self._emit(PartitionStarted(time.monotonic(), key, worker, attempt))
-            logger.info("{} attempt {} started on worker {}", key, attempt, worker)
-            try:
-                return await self._attempt(key, worker, attempt, objects)
-            except SourceError as error:
-                if error.kind.retryable and attempt < self.retry.max_attempts:
-                    if self._stop_requested.is_set():
-                        self._states[key] = PartitionState.QUEUED
-                        return None
-                    delay, ceiling = backoff_delay(self.retry, attempt, self._rng)
-                    self.retries += 1
-                    self._states[key] = PartitionState.RETRYING
-                    logger.warning(
-                        "{} attempt {} failed: {}; retry in {:.2f}s", key, attempt, error.cause, delay
-                    )
-                    await self._emit(
-                        Retrying(time.monotonic(), key, worker, attempt, error.cause, delay, ceiling)
-                    )
-                    self.in_flight.pop(key, None)
-                    await self._sleep_or_stop(delay)
-                    if self._stop_requested.is_set():
-                        self._states[key] = PartitionState.QUEUED
-                        return None
-                    continue
-                await self._handle_failure(key, error, attempt)
-                return None
-            finally:
-                self.in_flight.pop(key, None)
-
-    async def _attempt(self, key: PartitionKey, worker: int, attempt: int, objects: tuple) -> Fetched:
-        """One fetch attempt into a private directory, then published to ``raw``."""
-        attempt_dir = None
-        cancel = threading.Event()
-        published = False
-        started = time.perf_counter()
-        try:
-            attempt_dir = await anyio.to_thread.run_sync(self.store.new_attempt_dir, key)
-            target = attempt_dir
-
-            def fetch() -> FetchResult:
-                return self.source.fetch(key, objects, target, cancel)
-
-            try:
-                with anyio.fail_after(self.retry.fetch_timeout_seconds):
-                    result = await self._transfers.run(fetch, cancel, key.id)
-            except TimeoutError:
-                raise SourceError(
-                    ErrorKind.TRANSIENT,
-                    f"{key}: no complete answer within {self.retry.fetch_timeout_seconds:.0f}s (deadline)",
-                ) from None
-            except Cancelled:
-                raise SourceError(ErrorKind.TRANSIENT, f"{key}: fetch cancelled") from None
-            except SourceError as error:
-                if error.kind is ErrorKind.CORRUPT:
-                    await anyio.to_thread.run_sync(
-                        self._quarantine_unfetchable, key, attempt_dir, error, attempt
-                    )
-                    published = True
-                raise
-            fetch_s = time.perf_counter() - started
-            self.fetched.append(key)
-            self._meter.add(result.bytes, result.rows)
-            await self._emit(
-                Downloaded(time.monotonic(), key, worker, result.bytes, result.rows, round(fetch_s, 3))
-            )
-            manifest = PartitionManifest(
-                key=key,
-                zone=Zone.RAW,
-                source=self.source.info,
-                objects=result.objects,
-                sha256=result.sha256,
-                bytes=result.bytes,
-                rows=result.rows,
-                rows_fetched=result.rows_fetched,
-                attempts=attempt,
-                timings={"fetch_s": round(fetch_s, 4)},
-                fetched_at=utc_now_iso(),
-            )
-            with anyio.CancelScope(shield=True):
-                manifest = await anyio.to_thread.run_sync(self.store.publish, attempt_dir, manifest)
-                published = True
-                self._states[key] = PartitionState.VALIDATING  # in raw, in the validation stage's hands
-                logger.info(
-                    "{} downloaded: {:,} bytes, {:,} rows in {:.2f}s", key, result.bytes, result.rows, fetch_s
-                )
-            return Fetched(manifest, worker, attempt)
-        except OSError as exc:
-            raise classify(exc, f"staging {key}") from None
-        finally:
-            cancel.set()  # an abandoned fetch stops at its next check and publishes nothing
-            if not published and attempt_dir is not None:
-                with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(self.store.discard_attempt, attempt_dir)
-
-    # -- one partition: the validation stage ----------------------------------------------
-    async def _validate(self, item: Fetched) -> int:
-        """Validate a fetched partition (in a thread) and file it. Returns the bytes it brought."""
-        manifest = item.manifest
-        key = manifest.key
-        await self._emit(ValidationStarted(time.monotonic(), key, item.worker))
-        try:
-            with anyio.CancelScope(shield=True):  # once started, a validation finishes and files
-                filed = await anyio.to_thread.run_sync(self._file, manifest)
-        except OSError as exc:  # the data stays in raw/validating: recovery re-validates it
-            await self._handle_failure(key, classify(exc, f"staging {key}"), item.attempt)
-            return 0
-        self._states[key] = PartitionState.READY if filed.zone is Zone.READY else PartitionState.QUARANTINED
-        await self._emit(
-            Validated(
-                time.monotonic(),
-                key,
-                filed.zone.value,
-                filed.findings,
-                filed.quarantine_reason,
-                filed.bytes,
-                filed.rows,
-            )
-        )
-        return manifest.bytes
-
-    def _quarantine_unfetchable(
-        self, key: PartitionKey, attempt_dir: Path, error: SourceError, attempt: int
-    ) -> None:
-        """A corrupt object: keep what arrived (if anything) in quarantine, with the reason."""
-        for leftover in attempt_dir.iterdir():
-            if error.evidence is None or leftover != error.evidence:
-                leftover.unlink(missing_ok=True)
-        manifest = PartitionManifest(
-            key=key,
-            zone=Zone.QUARANTINE,
-            source=self.source.info,
-            attempts=attempt,
-            quarantine_reason=error.cause,
-            fetched_at=utc_now_iso(),
-        )
-        self.store.publish(attempt_dir, manifest)
-
-    async def _handle_failure(self, key: PartitionKey, error: SourceError, attempt: int) -> None:
-        if error.kind is ErrorKind.CORRUPT:
-            self._states[key] = PartitionState.QUARANTINED
-            logger.warning("{} quarantined: {}", key, error.cause)
-            await self._emit(Validated(time.monotonic(), key, Zone.QUARANTINE.value, (), error.cause, 0, 0))
-            return
-        if error.kind is ErrorKind.MISSING:
-            self._states[key] = PartitionState.MISSING
-        else:
-            self._states[key] = PartitionState.FAILED
-            self.failures += 1
-        logger.error("{} failed after {} attempt(s) [{}]: {}", key, attempt, error.kind.value, error.cause)
-        await self._emit(PartitionFailed(time.monotonic(), key, error.cause, error.kind.value, attempt))
-        if error.kind.fatal:
-            self._fail_run(error.cause, error.kind.value)

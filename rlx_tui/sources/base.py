@@ -14,47 +14,15 @@ import socket
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from rlx_tui.kinds import ErrorKind as ErrorKind  # re-exported: both live in rlx_tui.kinds
+from rlx_tui.kinds import SourceError as SourceError
 from rlx_tui.partitions import ObjectRef, PartitionKey
 
 if TYPE_CHECKING:
     from rlx_tui.staging import SourceInfo  # staging imports loguru: not needed to import this module
-
-
-class ErrorKind(StrEnum):
-    TRANSIENT = "transient"  # connection errors, timeouts, 5xx, throttling: retried
-    ACCESS_DENIED = "access denied"  # credentials refused: fatal for the run
-    MISSING = "missing at source"  # the object is not there: not retried
-    BAD_REQUEST = "bad request"  # the request itself is wrong: not retried
-    CORRUPT = "corrupt at source"  # the object is there but unreadable or empty: quarantined
-    DISK_FULL = "disk full"  # no space left in the data directory: stops the run
-    LOCAL_IO = "data directory not writable"  # read-only, permissions, I/O error: stops the run
-    UPGRADE = "upgrade required"  # Crypto Lake switched this lakeapi version off
-
-    @property
-    def retryable(self) -> bool:
-        return self is ErrorKind.TRANSIENT
-
-    @property
-    def fatal(self) -> bool:
-        """Errors that make every other partition fail too: stop the run."""
-        return self in (ErrorKind.ACCESS_DENIED, ErrorKind.DISK_FULL, ErrorKind.LOCAL_IO, ErrorKind.UPGRADE)
-
-
-class SourceError(Exception):
-    """A classified failure with a one-line human cause (never a secret)."""
-
-    def __init__(self, kind: ErrorKind, cause: str, evidence: Path | None = None) -> None:
-        super().__init__(cause)
-        self.kind = kind
-        self.cause = cause
-        self.evidence = evidence  # a file worth keeping in quarantine (e.g. the unreadable object)
-
-    def __str__(self) -> str:
-        return self.cause
 
 
 class Cancelled(Exception):

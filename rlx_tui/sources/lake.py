@@ -17,7 +17,6 @@ import datetime as dt
 import functools
 import hashlib
 import importlib
-import os
 import shutil
 import sys
 import threading
@@ -47,7 +46,7 @@ from rlx_tui.sources.buckets import LAKE_BUCKET, SAMPLE_BUCKET
 from rlx_tui.sources.clients import fetch_ended, fetch_started, uncached
 from rlx_tui.sources.listing import DEFAULT_TTL_SECONDS, Catalog, LakeLister, ListingCache
 from rlx_tui.sources.login import Logins, TransferMethod
-from rlx_tui.sources.quiet import Capture, captured
+from rlx_tui.sources.quiet import Capture, captured, lakeapi_working_directory
 from rlx_tui.sources.quota import (
     DEFAULT_USAGE_URL,
     TransferMeter,
@@ -92,18 +91,10 @@ def import_lakeapi(cache_home: Path) -> ModuleType:
             if _cache_home is None:
                 logger.warning("lakeapi was imported before rlx-tui: its listing caches cannot be refreshed")
             return sys.modules["lakeapi"]
-        # One botocore retry inside lakeapi; rlx-tui's own backoff sits above it,
-        # so the two do not multiply into hours (LAKEAPI-NOTES 4).
-        os.environ.setdefault("AWS_MAX_ATTEMPTS", "2")
-        os.environ.setdefault("TQDM_DISABLE", "1")
         cache_home.mkdir(parents=True, exist_ok=True)
-        previous = os.getcwd()
-        os.chdir(cache_home)
-        try:
-            with captured():
-                module = importlib.import_module("lakeapi")
-        finally:
-            os.chdir(previous)
+        # captured() holds the library effects (AWS_MAX_ATTEMPTS, TQDM_DISABLE, output routing)
+        with captured(), lakeapi_working_directory(cache_home):
+            module = importlib.import_module("lakeapi")
         _cache_home = cache_home.resolve()
         return module
 

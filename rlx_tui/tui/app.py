@@ -5,17 +5,16 @@ Threading model (the event loop never blocks):
 * the workspace is opened (demo lake start, lakeapi import) in a thread worker;
 * the source's listing (discovery, estimates), store scans, certificates and
   verification run in thread workers (:mod:`.source_tasks`, :mod:`.certify_tasks`);
-* ``engine.run`` runs as an async worker (the engine puts its blocking work in
-  threads itself) and a second async worker folds its events into a
-  :class:`DashboardState` (:mod:`.run_control`);
+* a run (the service's :class:`~rlx_tui.service.RunHandle`) runs as an async worker
+  (the engine puts its blocking work in threads itself) and a second async worker
+  folds its events into a :class:`DashboardState` (:mod:`.run_control`);
 * widgets are redrawn from that state by one timer (``tick_seconds``, 4 Hz), not
   per event; log lines arrive as messages and are written on the same tick (:mod:`.redraw`).
 
-Every worker is started with ``exit_on_error=False``; one
-``on_worker_state_changed`` handler turns results and errors into what the
-screen shows, so no traceback ever reaches the terminal. :class:`RlxApp` owns the
-helpers that start those workers and show their outcome; losing the terminal is
-handled by :mod:`.terminal`.
+Every worker posts a typed message with its result, or :class:`~.messages.TaskFailed`
+(:mod:`.messages`); ``@on`` handlers hand each to the helper that owns that part, so
+no traceback ever reaches the terminal and nothing is routed by a worker's name.
+Losing the terminal is handled by :mod:`.terminal`.
 """
 
 from __future__ import annotations
@@ -23,30 +22,51 @@ from __future__ import annotations
 import io
 import re
 import sys
-from collections.abc import Callable
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
 from loguru import logger
 from rich.console import Console
+from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.worker import Worker, WorkerState
 
-from rlx_tui.engine.events import RunFinished
-from rlx_tui.engine.run import Engine
+from rlx_tui.events import RunFinished
 from rlx_tui.logs import quiet_unless_configured
 from rlx_tui.partitions import PartitionKey, Request
-from rlx_tui.service import Discovery, RequestError, Workspace, open_workspace
+from rlx_tui.service import (
+    CertifyFailed,
+    Discovery,
+    RequestError,
+    SourceError,
+    UnreadableCertificate,
+    Workspace,
+    leave_if_transfers_stuck,
+    open_workspace,
+)
+from rlx_tui.service.effects import library_effects
 from rlx_tui.settings import Settings, redact
-from rlx_tui.sources.base import SourceError
 from rlx_tui.tui.certify_tasks import CertifyTasks
 from rlx_tui.tui.commands import RlxCommands
 from rlx_tui.tui.dashboard import DashboardScreen
 from rlx_tui.tui.errors import one_line
 from rlx_tui.tui.inventory import InventoryPanel
 from rlx_tui.tui.logpanel import LogLine, add_log_sink, remove_log_sink
+from rlx_tui.tui.messages import (
+    Certified,
+    Estimated,
+    ExtraTablesListed,
+    PartitionLoaded,
+    SourceListed,
+    StorePolled,
+    Task,
+    TaskFailed,
+    Verified,
+    WorkspaceOpened,
+    in_thread,
+)
 from rlx_tui.tui.options import AppOptions
 from rlx_tui.tui.redraw import Redrawer
 from rlx_tui.tui.run_control import RunControl
@@ -101,6 +121,7 @@ class RlxApp(App[int]):
         self.redrawer = Redrawer(self)
         self.terminal = TerminalGuard(self, self.shutdown)
         self._sink_id: int | None = None
+        self._effects = ExitStack()
         # Textual's report of an unhandled error (a traceback with variables) lands here, never
         # on the terminal: see crash_message.
         self._crash_report = io.StringIO()
@@ -112,13 +133,10 @@ class RlxApp(App[int]):
 
     # -- what tests and benchmarks read ----------------------------------------------------------
     @property
-    def engine(self) -> Engine | None:
-        """The engine of the current (or last) run."""
-        return self.runs.engine
-
-    @engine.setter
-    def engine(self, engine: Engine | None) -> None:
-        self.runs.engine = engine
+    def engine(self) -> Any:
+        """Instrumentation (tests, benchmark): the engine of the current (or last) run, or None."""
+        handle = self.runs.handle
+        return handle.engine if handle is not None else None
 
     @property
     def last_result(self) -> RunFinished | None:
@@ -136,6 +154,7 @@ class RlxApp(App[int]):
 
     # -- lifecycle -------------------------------------------------------------------------
     async def on_mount(self) -> None:
+        self._effects.enter_context(library_effects())  # lakeapi's output off the screen while mounted
         self.sub_title = f"{self.settings.source} source · {self.settings.data_dir}"
         self.install_screen(self.selection_screen, "selection")
         self.install_screen(self.dashboard, "dashboard")
@@ -148,6 +167,7 @@ class RlxApp(App[int]):
         self.sources.start()
 
     def on_unmount(self) -> None:
+        self._effects.close()
         remove_log_sink(self._sink_id)
         self._sink_id = None
         self.terminal.uninstall()
@@ -194,53 +214,65 @@ class RlxApp(App[int]):
         self.redrawer.invalidate()
         self.redrawer.tick()
 
-    # -- workers: one place for results and errors ---------------------------------------------
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        worker = event.worker
-        if event.state is WorkerState.SUCCESS:
-            self._worker_succeeded(worker.name, worker.result)
-        elif event.state is WorkerState.ERROR:
-            self._worker_failed(worker.name, worker.error)
-        elif event.state is WorkerState.CANCELLED and worker.name == "zones":
-            self.redrawer.store_poll_ended()
+    # -- worker results: typed messages, each handed to the part that owns the state ----------------
+    @on(WorkspaceOpened)
+    def _workspace_opened(self, message: WorkspaceOpened) -> None:
+        self.sources.opened(message.workspace)
 
-    def _worker_succeeded(self, name: str, result: Any) -> None:
-        handlers: dict[str, Callable[[Any], None]] = {
-            "open": self.sources.opened,
-            "discover": self.sources.discovered,
-            "discover-extra": self.sources.extra_tables,
-            "estimate": self.sources.estimated,
-            "zones": self.redrawer.store_polled,
-            "certify": self.certificates.certified,
-            "verify": self.certificates.verified,
-            "drill": self._drilled,
-        }
-        handler = handlers.get(name)
-        if handler is not None:
-            handler(result)
+    @on(SourceListed)
+    def _source_listed(self, message: SourceListed) -> None:
+        self.sources.discovered(message.discovery, message.remembered)
 
-    def _worker_failed(self, name: str, error: BaseException | None) -> None:
+    @on(ExtraTablesListed)
+    def _extra_tables_listed(self, message: ExtraTablesListed) -> None:
+        self.sources.extra_tables(message.tables)
+
+    @on(Estimated)
+    def _estimated(self, message: Estimated) -> None:
+        self.sources.estimated(message.generation, message.text, message.warning)
+
+    @on(StorePolled)
+    def _store_polled(self, message: StorePolled) -> None:
+        self.redrawer.store_polled(message.status, message.seconds)
+
+    @on(Certified)
+    def _certified(self, message: Certified) -> None:
+        self.certificates.certified(message.result)
+
+    @on(Verified)
+    def _verified(self, message: Verified) -> None:
+        self.certificates.verified(message.report)
+
+    @on(PartitionLoaded)
+    def _partition_loaded(self, message: PartitionLoaded) -> None:
+        view = self.state.partitions.get(PartitionKey.from_id(message.partition_id))
+        report = partition_report(message.partition_id, view, message.manifest)
+        self.push_screen(TextScreen(f"Partition {message.partition_id}", report))
+
+    @on(TaskFailed)
+    def _task_failed(self, message: TaskFailed) -> None:
+        error, task = message.error, message.task
         text = one_line(error)
-        if isinstance(error, SourceError | RequestError):
-            logger.warning("{} failed: {}", name, text)
+        if isinstance(error, SourceError | RequestError | UnreadableCertificate | CertifyFailed):
+            logger.warning("{} failed: {}", task.value, text)
         else:
-            logger.opt(exception=error).error("{} failed: {}", name, text)
-        if name == "open":
+            logger.opt(exception=error).error("{} failed: {}", task.value, text)
+        if task is Task.OPEN:
             self.sources.open_failed(text)
-        elif name == "discover":
+        elif task is Task.DISCOVER:
             self.sources.discover_failed(error, text)
-        elif name == "estimate":
+        elif task is Task.ESTIMATE:
             self.sources.estimate_failed(text)
-        elif name == "zones":
+        elif task is Task.ZONES:
             self.redrawer.store_poll_ended()
-        elif name in ("run", "events"):
+        elif task in (Task.RUN, Task.EVENTS):
             self.runs.failed(text)
-        elif name == "certify":
+        elif task is Task.CERTIFY:
             self.certificates.certify_failed(error)
-        elif name == "verify":
+        elif task is Task.VERIFY:
             self.certificates.verify_failed(text)
         else:
-            self.notify(f"{name}: {text}", severity="error", timeout=10)
+            self.notify(f"{task.value}: {text}", severity="error", timeout=10)
 
     # -- drill-down ----------------------------------------------------------------------------
     def on_partition_chosen(self, message: PartitionChosen) -> None:
@@ -250,15 +282,8 @@ class RlxApp(App[int]):
         """Show one partition's findings and sidecar (read from the store in a thread)."""
         if self.workspace is None:
             return
-        load = partial(load_manifest, self.workspace.store, partition_id)
-        self.run_worker(load, name="drill", group="drill", thread=True, exit_on_error=False)
-
-    def _drilled(self, result: tuple[str, dict[str, Any] | None]) -> None:
-        partition_id, manifest = result
-        view = self.state.partitions.get(PartitionKey.from_id(partition_id))
-        self.push_screen(
-            TextScreen(f"Partition {partition_id}", partition_report(partition_id, view, manifest))
-        )
+        load = partial(load_manifest, self.workspace.data_dir, partition_id)
+        in_thread(self, Task.DRILL, load, lambda loaded: PartitionLoaded(*loaded))
 
     # -- actions (keys, footer, command palette) -------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -370,12 +395,15 @@ _ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*): ")  # rich's last traceback line:
 def run_app(settings: Settings) -> int:
     """Run the dashboard until the user quits; returns the exit code."""
     app = RlxApp(settings, options=AppOptions(handle_signals=True))
-    try:
-        app.run()
-    finally:
-        app.close_workspace()
+    with library_effects():  # held until the demo lake is stopped; undone before the exit line
+        try:
+            app.run()
+        finally:
+            app.close_workspace()
     message = app.crash_message
     if message:  # printed once the terminal is back to normal, as one line
         app.log_crash()
         print(message, file=sys.stderr)
-    return app.return_code or 0
+    code = app.return_code or 0
+    leave_if_transfers_stuck(app.runs.handle, code)  # the CLI's exit policy, once the terminal is back
+    return code

@@ -8,56 +8,28 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rlx_tui.partitions import Request
-from rlx_tui.service import Workspace
+from rlx_tui.service.certify import (
+    CertifyResult,
+    IssuedCertificate,
+    VerifyReport,
+    certify,
+    latest_certificate,
+    verify,
+)
 from rlx_tui.tui.certify import CertifyPanel
 from rlx_tui.tui.errors import one_line
+from rlx_tui.tui.messages import Certified, Task, Verified, in_thread
 from rlx_tui.tui.screens import TextScreen, VerifyScreen
-from rlx_tui.tui.state import DashboardState
 from rlx_tui.tui.text import human_bytes
 
 if TYPE_CHECKING:
     from rlx_tui.tui.app import RlxApp
 
 
-def issue_certificate_for(workspace: Workspace, request: Request, state: DashboardState) -> Any:
-    """Blocking: certify ``request`` (re-hashes every ready file), naming what is missing or failed."""
-    from rlx_tui.certificate import issue_certificate
-
-    missing = [v.key for v in state.partitions.values() if v.state.value == "missing at source"]
-    failed = {v.key: v.reason or "failed" for v in state.partitions.values() if v.state.value == "failed"}
-    return issue_certificate(
-        workspace.data_dir,
-        request,
-        workspace.source.info,
-        missing_at_source=missing,
-        failed=failed,
-    )
-
-
-def verify_certificate_file(workspace: Workspace, path: Path) -> Any:
-    """Blocking: check the certificate at ``path`` against the data directory."""
-    from rlx_tui.certificate import verify_certificate
-
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is not a file: give the path to a cert-*.json file")
-    return verify_certificate(path, workspace.data_dir)
-
-
-def latest_certificate(data_dir: Path) -> Path | None:
-    """The newest certificate in ``data_dir``, or None."""
-    from rlx_tui.certificate import certificates_dir, iter_certificates
-
-    try:
-        found = sorted(iter_certificates(certificates_dir(data_dir)))
-    except OSError:
-        return None
-    return found[-1][2] if found else None
-
-
-def issued_report(issued: Any) -> str:
+def issued_report(issued: IssuedCertificate) -> str:
     """What the user reads about a certificate just issued: where it is, what it covers."""
     banner = (
         "SYNTHETIC demo data: this certificate is not about real market data.\n\n" if issued.synthetic else ""
@@ -71,9 +43,10 @@ def issued_report(issued: Any) -> str:
 
 
 class CertifyTasks:
-    """Issues and verifies certificates for the app in thread workers ("certify", "verify").
+    """Issues and verifies certificates for the app in thread workers.
 
-    Their results come back through ``RlxApp.on_worker_state_changed``, which calls the methods below.
+    They post :class:`~.messages.Certified` / :class:`~.messages.Verified`; the app's
+    ``@on`` handlers call the methods below with them.
     """
 
     def __init__(self, app: RlxApp) -> None:
@@ -93,15 +66,22 @@ class CertifyTasks:
             ).busy = "issuing the certificate (re-hashing every ready file)…"
             app.refresh_now()
         work = partial(self._issue, app.request)
-        app.run_worker(work, name="certify", group="certify", thread=True, exit_on_error=False)
+        in_thread(app, Task.CERTIFY, work, Certified)
 
-    def _issue(self, request: Request) -> Any:
-        """Blocking: issue the certificate of ``request``."""
+    def _issue(self, request: Request) -> CertifyResult:
+        """Blocking: the service's certify, the same use case as ``rlx-tui certify``."""
         assert self._app.workspace is not None
-        return issue_certificate_for(self._app.workspace, request, self._app.state)
+        return certify(self._app.workspace, request)
 
-    def certified(self, issued: Any) -> None:
+    def certified(self, result: CertifyResult) -> None:
         app = self._app
+        issued = result.issued
+        if issued is None:
+            if app.dashboard.ready:
+                app.dashboard.query_one(CertifyPanel).busy = None
+            app.request_redraw()
+            app.push_screen(TextScreen("Certificate refused", result.refusal, tone="error"))
+            return
         app.certificate = issued
         panel = app.dashboard.query_one(CertifyPanel)
         panel.busy = None
@@ -110,16 +90,11 @@ class CertifyTasks:
         app.push_screen(TextScreen(f"Certificate {issued.id} issued", issued_report(issued), tone="success"))
 
     def certify_failed(self, error: BaseException | None) -> None:
-        from rlx_tui.certificate import CertificateRefused
-
         app = self._app
         if app.dashboard.ready:
             app.dashboard.query_one(CertifyPanel).busy = None
         app.request_redraw()
-        if isinstance(error, CertificateRefused):
-            app.push_screen(TextScreen("Certificate refused", str(error), tone="error"))
-        else:
-            app.push_screen(TextScreen("Certificate not issued", one_line(error), tone="error"))
+        app.push_screen(TextScreen("Certificate not issued", one_line(error), tone="error"))
 
     # -- verifying ---------------------------------------------------------------------------------
     def latest(self) -> Path | None:
@@ -134,16 +109,16 @@ class CertifyTasks:
         def chosen(path: Path | None) -> None:
             if path is not None:
                 work = partial(self._verify, path)
-                self._app.run_worker(work, name="verify", group="verify", thread=True, exit_on_error=False)
+                in_thread(self._app, Task.VERIFY, work, Verified)
 
         self._app.push_screen(VerifyScreen(self.latest()), chosen)
 
-    def _verify(self, path: Path) -> Any:
-        """Blocking: verify the certificate at ``path``."""
+    def _verify(self, path: Path) -> VerifyReport:
+        """Blocking: the service's verify against this data directory (as ``rlx-tui verify --data-dir``)."""
         assert self._app.workspace is not None
-        return verify_certificate_file(self._app.workspace, path)
+        return verify(path, self._app.workspace.data_dir)
 
-    def verified(self, report: Any) -> None:
+    def verified(self, report: VerifyReport) -> None:
         tone = "success" if report.passed else "error"
         verdicts = {"pass": "PASS", "signer_unknown": "UNTRUSTED (signer unknown)", "fail": "FAIL"}
         title = "Verification: " + verdicts.get(report.verdict, "FAIL")

@@ -15,7 +15,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
-from rlx_tui.engine.events import PartitionState
+from rlx_tui.events import PartitionState
 from rlx_tui.partitions import PartitionKey
 from rlx_tui.tui.grid import GridColumn, InventoryGrid
 from rlx_tui.tui.state import DashboardState, PartitionView, Stream

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rlx_tui.staging import free_bytes
+from rlx_tui.service.store import free_bytes
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from rlx_tui.staging import StoreStatus
+from rlx_tui.service.store import StoreStatus, timed_store_status
 from rlx_tui.tui.errors import one_line
 from rlx_tui.tui.logpanel import MAX_LINES, LogPanel
-from rlx_tui.tui.source_tasks import timed_store_status
+from rlx_tui.tui.messages import StorePolled, Task, in_thread
 
 if TYPE_CHECKING:
     from rlx_tui.tui.app import RlxApp
@@ -100,12 +100,11 @@ class Redrawer:
             self._zones_dirty = False
             self._zones_busy = True
             self._zones_at = loop_time
-            work = partial(timed_store_status, app.workspace)
-            app.run_worker(work, name="zones", group="zones", thread=True, exit_on_error=False)
+            work = partial(timed_store_status, app.workspace.data_dir)
+            in_thread(app, Task.ZONES, work, lambda polled: StorePolled(*polled))
 
-    def store_polled(self, result: tuple[StoreStatus, float]) -> None:
+    def store_polled(self, status: StoreStatus, seconds: float) -> None:
         """A zone scan finished: show it, and poll a big store less often."""
-        status, seconds = result
         self._zones_busy = False
         self._zones_interval = max(1.0, 10 * seconds)  # at most ~10 % of one core on store scans
         self._app.state.set_store_status(status)

@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from rlx_tui.engine.events import Event, PartitionFailed, PlanReady, RecoveryDone, RunFinished, Validated
-from rlx_tui.engine.run import Engine
+from rlx_tui.events import Event, PartitionFailed, PlanReady, RecoveryDone, RunFinished, Validated
 from rlx_tui.partitions import Request
+from rlx_tui.service import EXIT_GRACE_SECONDS, RunHandle, start_run
 from rlx_tui.tui.errors import run_next_step
 from rlx_tui.tui.heap import freeze_heap
 from rlx_tui.tui.last_request import last_request_path, write_last_request
+from rlx_tui.tui.messages import Task, guarded, in_thread
 from rlx_tui.tui.screens import ConfirmScreen
 from rlx_tui.tui.text import human_seconds
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from rlx_tui.tui.app import RlxApp
 
 WARM_UP_FREEZES = frozenset({2, 6})  # freeze the heap again once both workers are warm
-EXIT_GRACE_SECONDS = 15.0  # longest wait for abandoned transfers before exiting
 # Events after which the store's zones are worth scanning again.
 STORE_CHANGING_EVENTS = PlanReady | Validated | RecoveryDone | PartitionFailed | RunFinished
 
@@ -30,13 +30,12 @@ STORE_CHANGING_EVENTS = PlanReady | Validated | RecoveryDone | PartitionFailed |
 class RunControl:
     """Runs ``engine.run`` for the app's request as an async worker, a second worker folding its events.
 
-    The app owns one; its workers are the app's ("run", "events", "shutdown"), so
-    their results and errors still arrive in ``RlxApp.on_worker_state_changed``.
+    The app owns one; an error in its workers arrives as a :class:`~.messages.TaskFailed`.
     """
 
     def __init__(self, app: RlxApp) -> None:
         self._app = app
-        self.engine: Engine | None = None
+        self.handle: RunHandle | None = None  # the current (or last) run
         self.last_result: RunFinished | None = None
         self.events_seen = 0  # instrumentation (benchmark): events folded
         self.freeze_seconds: list[float] = []  # instrumentation (benchmark): each freeze_heap()
@@ -60,32 +59,26 @@ class RunControl:
         app.state.set_error(None)
         self._remember(request, finished=False)
         app.show_dashboard()
-        self.engine = None  # the last run's engine is garbage now: collected, not frozen
+        self.handle = None  # the last run's engine is garbage now: collected, not frozen
         self.freeze_seconds.append(freeze_heap())
-        engine = app.workspace.engine()
-        self.engine = engine
+        handle = start_run(app.workspace, request)
+        self.handle = handle
         send, receive = anyio.create_memory_object_stream[Event](1000)
         self._run_done = asyncio.Event()
-        app.run_worker(self._consume(receive), name="events", group="events", exit_on_error=False)
-        app.run_worker(
-            self._run(engine, request, send, retry_quarantined), name="run", group="run", exit_on_error=False
-        )
+        guarded(app, Task.EVENTS, self._consume(receive))
+        guarded(app, Task.RUN, self._run(handle, send, retry_quarantined))
         app.refresh_bindings()
         return True
 
     def toggle_pause(self) -> None:
         """Pause a running run, or resume a paused one."""
-        if self.engine is None or not self._app.state.run_active:
-            return
-        if self.engine.paused:
-            self.engine.resume()
-        else:
-            self.engine.pause()
+        if self.handle is not None and self._app.state.run_active:
+            self.handle.toggle_pause()
 
     def stop(self) -> None:
         """Stop after the partitions in flight (the next start resumes)."""
-        if self.engine is not None and self._app.state.run_active:
-            self.engine.stop(abort=False)
+        if self.handle is not None and self._app.state.run_active:
+            self.handle.stop(abort=False)
 
     def failed(self, text: str) -> None:
         """The run or its event worker died on an unexpected error (already logged)."""
@@ -100,14 +93,14 @@ class RunControl:
         if not app.options.remember:
             return
         write = partial(write_last_request, last_request_path(app.settings.data_dir), request, finished)
-        app.run_worker(write, name="remember", group="remember", thread=True, exit_on_error=False)
+        in_thread(app, Task.REMEMBER, write, None)
 
     # -- the workers -------------------------------------------------------------------------------
     async def _run(
-        self, engine: Engine, request: Request, send: ObjectSendStream[Event], retry_quarantined: bool
+        self, handle: RunHandle, send: ObjectSendStream[Event], retry_quarantined: bool
     ) -> RunFinished:
         try:
-            return await engine.run(request, send, retry_quarantined=retry_quarantined)
+            return await handle.run(send, retry_quarantined=retry_quarantined)
         finally:
             send.close()
             self._run_done.set()
@@ -150,7 +143,7 @@ class RunControl:
         app = self._app
         if self.quitting:
             return
-        if app.state.run_active and self.engine is not None:
+        if app.state.run_active and self.handle is not None:
             question = (
                 "A run is in progress.\n\nStop it and quit? Partitions in flight are discarded "
                 "(nothing partial is kept); the next launch resumes where this one stopped."
@@ -171,32 +164,29 @@ class RunControl:
         if self.quitting:
             return
         self.quitting = True
-        self._app.run_worker(
-            self._stop_and_exit(code), name="shutdown", group="shutdown", exit_on_error=False
-        )
+        guarded(self._app, Task.SHUTDOWN, self._stop_and_exit(code))
 
     async def _stop_and_exit(self, code: int) -> None:
         app = self._app
-        engine = self.engine
-        if engine is not None and app.state.run_active:
+        handle = self.handle
+        if handle is not None and app.state.run_active:
             app.state.set_error("Stopping: cleaning up partitions in flight…")
             app.refresh_now()
-            engine.stop(abort=True)
+            handle.stop(abort=True)
             await self._run_done.wait()
-        if engine is not None:
-            await self._let_transfers_finish(engine)
+        if handle is not None:
+            await self._let_transfers_finish(handle)
         app.exit(code, return_code=code)
 
-    async def _let_transfers_finish(self, engine: Engine, limit: float = EXIT_GRACE_SECONDS) -> None:
+    async def _let_transfers_finish(self, handle: RunHandle, limit: float = EXIT_GRACE_SECONDS) -> None:
         """Give abandoned fetch threads a moment to notice the cancel and return before the process exits.
 
-        They publish nothing (the engine discarded their attempt directories), but
-        a thread still inside pyarrow or polars while the interpreter shuts down
-        can abort the process (measured: SIGABRT after SIGHUP).
+        The wait and its limit are the service's (the CLI waits the same way); what
+        is still running afterwards is dealt with by ``run_app`` once the terminal is back.
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + limit
         state = self._app.state
-        while getattr(engine, "active_transfers", 0) > 0 and loop.time() < deadline:
-            state.set_error(f"Stopping: waiting for {engine.active_transfers} transfer(s) to let go…")
-            await asyncio.sleep(0.05)
+
+        def waiting(count: int) -> None:
+            state.set_error(f"Stopping: waiting for {count} transfer(s) to let go…")
+
+        await handle.wait_for_transfers(limit, on_wait=waiting)

@@ -7,22 +7,19 @@ starts them and shows their outcome. Store scans for the dashboard live here too
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rlx_tui.engine.plan import PlanError
 from rlx_tui.partitions import KNOWN_TABLES, LAKE_TABLES, PartitionKey, Request
-from rlx_tui.service import Discovery, RequestError, Workspace, latest_complete_day
-from rlx_tui.sources.base import SourceError
-from rlx_tui.sources.quota import budget_problem
-from rlx_tui.staging import StagingStore, StoreStatus
+from rlx_tui.service import Discovery, RequestError, SourceError, Workspace, latest_complete_day, plan_request
+from rlx_tui.service import store as store_use_cases
 from rlx_tui.tui.errors import discovery_hint
 from rlx_tui.tui.heap import freeze_heap
 from rlx_tui.tui.last_request import last_request_path, read_last_request
+from rlx_tui.tui.messages import Estimated, ExtraTablesListed, SourceListed, Task, WorkspaceOpened, in_thread
 from rlx_tui.tui.text import human_bytes, human_seconds
 
 if TYPE_CHECKING:
@@ -31,7 +28,6 @@ if TYPE_CHECKING:
 # Other Crypto Lake tables, offered when the source lists them.
 EXTRA_TABLES: tuple[str, ...] = tuple(t for t in LAKE_TABLES if t not in KNOWN_TABLES)
 DISCOVERY_START = dt.date(2017, 1, 1)
-DISK_MARGIN = 1.10
 
 WorkspaceFactory = Callable[[], AbstractContextManager[Workspace]]
 
@@ -56,17 +52,6 @@ def discover_extra_tables(workspace: Workspace, today: dt.date | None) -> tuple[
     return tuple(found)
 
 
-def with_tables(discovery: Discovery, tables: tuple[str, ...]) -> Discovery:
-    """``discovery`` with ``tables`` offered as well."""
-    return Discovery(
-        tuple(dict.fromkeys(discovery.tables + tables)),
-        discovery.symbols,
-        discovery.exchanges,
-        discovery.first_day,
-        discovery.last_day,
-    )
-
-
 def source_label(workspace: Workspace) -> str:
     """The source's name as the selection screen shows it (synthetic data is flagged)."""
     info = workspace.source.info
@@ -79,52 +64,39 @@ def estimate(workspace: Workspace, request: Request, free_disk: Callable[[Path],
 
     Returns the summary line and whether it is a warning (refused request, not enough disk).
     """
-    try:
-        plan = workspace.plan(request)
-    except (RequestError, PlanError) as exc:
+    try:  # the dashboard's pickers already keep the request to the days the source holds
+        summary = plan_request(workspace, request, clamp=False, free_disk=free_disk)
+    except RequestError as exc:
         return str(exc), True
     except SourceError as exc:
         return f"cannot list the source for this request: {exc.cause}", True
-    free = free_disk(workspace.data_dir)
-    summary = plan.summary()
-    states: dict[str, int] = summary["states"]  # type: ignore[assignment]
-    bits = [f"{len(plan.items)} partitions"]
-    detail = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
+    bits = [f"{len(summary.partitions)} partitions"]
+    detail = ", ".join(f"{count} {state}" for state, count in sorted(summary.states.items()))
     bits[0] += f" ({detail})"
-    bits.append(f"~{human_bytes(plan.expected_bytes)} to fetch")
-    bits.append(f"~{human_seconds(plan.expected_seconds)}")
-    bits.append(f"free disk {human_bytes(free)}")
-    usage, _ = workspace.usage()
+    bits.append(f"~{human_bytes(summary.expected_bytes)} to fetch")
+    bits.append(f"~{human_seconds(summary.expected_seconds)}")
+    bits.append(f"free disk {human_bytes(summary.free_bytes or 0)}")
+    usage = summary.usage
     if usage is not None:
         bits.append(f"used {human_bytes(int(usage.downloaded_gb * 1e9))} in {usage.timeframe_days or '?'} d")
     text = " · ".join(bits)
-    short = plan.expected_bytes * DISK_MARGIN > free
-    if short:
+    if summary.disk_short:
         text += " · NOT ENOUGH DISK: free space or choose another --data-dir"
-    over = budget_problem(plan.expected_bytes, workspace.settings.max_gb)
-    if over:
-        text += f" · OVER BUDGET: {over}"
-    return text, short or over is not None
+    if summary.budget_problem:
+        text += f" · OVER BUDGET: {summary.budget_problem}"
+    return text, summary.disk_short or summary.budget_problem is not None
 
 
-def timed_store_status(workspace: Workspace) -> tuple[StoreStatus, float]:
-    """Blocking: every sidecar of every zone is read, so time it (a big store is polled less often)."""
-    started = time.perf_counter()
-    status = workspace.store.status()
-    return status, time.perf_counter() - started
-
-
-def load_manifest(store: StagingStore, partition_id: str) -> tuple[str, dict[str, Any] | None]:
+def load_manifest(data_dir: Path, partition_id: str) -> tuple[str, dict[str, Any] | None]:
     """Blocking: the store's manifest of one partition (None when it holds nothing for it)."""
-    manifest = store.find(PartitionKey.from_id(partition_id))
-    return partition_id, manifest.to_dict() if manifest is not None else None
+    return partition_id, store_use_cases.load_manifest(data_dir, PartitionKey.from_id(partition_id))
 
 
 class SourceTasks:
     """Opens the workspace and lists the source in thread workers; the selection screen shows the outcome.
 
-    The workers are the app's ("open", "discover", "discover-extra", "estimate"): their
-    results come back through ``RlxApp.on_worker_state_changed``, which calls the methods below.
+    Its workers post typed messages (:mod:`.messages`); the app's ``@on`` handlers call
+    the methods below with them.
     """
 
     def __init__(self, app: RlxApp, factory: WorkspaceFactory | None) -> None:
@@ -147,9 +119,7 @@ class SourceTasks:
         demo = settings.source == "demo" and settings.endpoint_url is None
         note = " (starting the embedded demo lake: a few seconds)" if demo else ""
         self._app.selection_screen.set_source_line(f"Opening the {settings.source} source{note}…")
-        self._app.run_worker(
-            self._open_workspace, name="open", group="open", thread=True, exit_on_error=False
-        )
+        in_thread(self._app, Task.OPEN, self._open_workspace, WorkspaceOpened)
 
     def _open_workspace(self) -> Workspace:
         """Blocking: open the workspace, keeping what to close (even if the app ends meanwhile)."""
@@ -191,7 +161,7 @@ class SourceTasks:
             return
         app.selection_screen.set_source_line("Listing what the source holds…")
         work = partial(self._discover, app.discovery is not None)
-        app.run_worker(work, name="discover", group="discover", thread=True, exit_on_error=False)
+        in_thread(app, Task.DISCOVER, work, lambda found: SourceListed(*found))
 
     def _discover(self, refresh: bool = False) -> tuple[Discovery, tuple[Request, bool] | None]:
         """Blocking: list what the source holds, and read the last request."""
@@ -203,9 +173,8 @@ class SourceTasks:
         )
         return discovery, remembered
 
-    def discovered(self, result: tuple[Discovery, tuple[Request, bool] | None]) -> None:
+    def discovered(self, discovery: Discovery, remembered: tuple[Request, bool] | None) -> None:
         app = self._app
-        discovery, remembered = result
         keep = app.discovery is not None
         app.discovery = discovery
         app.remembered = remembered
@@ -215,7 +184,7 @@ class SourceTasks:
         if app.options.discover_extra_tables:
             assert app.workspace is not None
             work = partial(discover_extra_tables, app.workspace, app.options.today)
-            app.run_worker(work, name="discover-extra", group="discover", thread=True, exit_on_error=False)
+            in_thread(app, Task.DISCOVER_EXTRA, work, ExtraTablesListed)
         if remembered is not None and not remembered[1] and not keep:
             app.selection_screen.set_resume_note(
                 "The last request did not finish: it is selected, press ctrl+s to resume "
@@ -231,7 +200,7 @@ class SourceTasks:
     def extra_tables(self, tables: tuple[str, ...]) -> None:
         app = self._app
         if tables and app.discovery is not None:
-            app.discovery = with_tables(app.discovery, tables)
+            app.discovery = app.discovery.with_tables(tables)
             app.selection_screen.set_discovery(app.discovery, self._label(), keep_choices=True)
 
     def _label(self) -> str:
@@ -258,15 +227,14 @@ class SourceTasks:
             return
         app.selection_screen.set_summary("estimating…")
         work = partial(self._estimate, app.workspace, request, generation)
-        app.run_worker(work, name="estimate", group="estimate", thread=True, exit_on_error=False)
+        in_thread(app, Task.ESTIMATE, work, lambda done: Estimated(*done))
 
     def _estimate(self, workspace: Workspace, request: Request, generation: int) -> tuple[int, str, bool]:
         """Blocking: the estimate's summary line, tagged with its generation (only the latest is shown)."""
         text, warning = estimate(workspace, request, self._app.options.free_disk)
         return generation, text, warning
 
-    def estimated(self, result: tuple[int, str, bool]) -> None:
-        generation, text, warning = result
+    def estimated(self, generation: int, text: str, warning: bool) -> None:
         if generation == self._estimate_generation:
             self._app.selection_screen.set_summary(text, warning)
 

@@ -13,7 +13,7 @@ import datetime as dt
 from collections import deque
 from dataclasses import dataclass
 
-from rlx_tui.engine.events import (
+from rlx_tui.events import (
     Downloaded,
     Event,
     PartitionFailed,
@@ -28,8 +28,9 @@ from rlx_tui.engine.events import (
     Validated,
     ValidationStarted,
 )
+from rlx_tui.kinds import ErrorKind, FatalKind, Zone
 from rlx_tui.partitions import PartitionKey, Request
-from rlx_tui.staging import StoreStatus
+from rlx_tui.service.store import StoreStatus
 
 ACTIVE_PHASES = frozenset({"starting", "running", "paused", "stopping"})
 TERMINAL_STATES = frozenset(
@@ -103,7 +104,7 @@ class DashboardState:
         self.recovered: RecoveryDone | None = None
         self.finished: RunFinished | None = None
         self.fatal: str | None = None
-        self.fatal_kind: str | None = None
+        self.fatal_kind: FatalKind | None = None
         self.error: str | None = None
         self.quarantine_recent: deque[tuple[str, str]] = deque(maxlen=50)
         self.store_status: StoreStatus | None = getattr(self, "store_status", None)
@@ -213,7 +214,7 @@ class DashboardState:
             worker.phase = "validating"
 
     def _on_validated(self, event: Validated) -> None:
-        ready = event.zone == "ready"
+        ready = event.zone is Zone.READY
         self._set(
             event.key,
             PartitionState.READY if ready else PartitionState.QUARANTINED,
@@ -230,7 +231,7 @@ class DashboardState:
         self._drop_worker(event.key.id)
 
     def _on_failed(self, event: PartitionFailed) -> None:
-        missing = event.kind == PartitionState.MISSING.value
+        missing = event.kind is ErrorKind.MISSING
         self._set(
             event.key,
             PartitionState.MISSING if missing else PartitionState.FAILED,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
-from rlx_tui.engine.events import PartitionState
+from rlx_tui.events import PartitionState
 from rlx_tui.units import human_bytes, human_seconds
 
 __all__ = [

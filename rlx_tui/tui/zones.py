@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from rlx_tui.staging import Zone, ZoneStats
+from rlx_tui.service.store import Zone, ZoneStats
 from rlx_tui.tui.state import DashboardState
 from rlx_tui.tui.text import human_bytes
 from rlx_tui.tui.widgets import Line, PartitionChosen

@@ -13,6 +13,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from rlx_tui.event_codec import loads
+from rlx_tui.events import RunFinished
+from rlx_tui.kinds import PartitionState
 from rlx_tui.sources.demo.lake import DemoLake
 from tests.functional.test_engine import expected_ready_table
 
@@ -114,6 +117,9 @@ def test_download_json_lines_parse(clean_demo_lake: DemoLake, data_dir: Path) ->
     assert events[-1]["event"] == "RunFinished"
     assert events[-1]["counts"] == {"ready": 3}
     assert sum(1 for e in events if e["event"] == "Validated") == 3
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    decoded = [loads(line) for line in lines if json.loads(line)["event"] != "transfer"]  # typed again
+    assert isinstance(decoded[-1], RunFinished) and decoded[-1].counts == {PartitionState.READY: 3}
 
 
 def test_dry_run_touches_nothing(clean_demo_lake: DemoLake, data_dir: Path) -> None:

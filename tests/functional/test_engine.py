@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from rlx_tui.atomic import sha256_file
-from rlx_tui.engine.events import (
+from rlx_tui.engine.run import Engine
+from rlx_tui.events import (
     Event,
     PartitionFailed,
     PartitionState,
@@ -23,7 +24,6 @@ from rlx_tui.engine.events import (
     RunFinished,
     Validated,
 )
-from rlx_tui.engine.run import Engine
 from rlx_tui.partitions import Request
 from rlx_tui.schemas import to_canonical
 from rlx_tui.service import open_workspace

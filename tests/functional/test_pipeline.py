@@ -19,7 +19,8 @@ import anyio
 import pytest
 
 from rlx_tui.atomic import sha256_file
-from rlx_tui.engine.events import (
+from rlx_tui.engine.run import Engine
+from rlx_tui.events import (
     Downloaded,
     Event,
     PartitionFailed,
@@ -29,7 +30,6 @@ from rlx_tui.engine.events import (
     Validated,
     ValidationStarted,
 )
-from rlx_tui.engine.run import Engine
 from rlx_tui.partitions import PartitionKey, Request
 from rlx_tui.service import open_workspace
 from rlx_tui.sources.base import FetchResult, Source

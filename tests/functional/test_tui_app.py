@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import Button
 
 from rlx_tui.atomic import TMP_PREFIX
-from rlx_tui.engine.events import PartitionState
+from rlx_tui.events import PartitionState
 from rlx_tui.partitions import PartitionKey
 from rlx_tui.sources.demo.lake import DemoLake
 from rlx_tui.staging import Zone
@@ -180,7 +180,8 @@ async def test_quit_mid_run_leaves_nothing_partial_and_resumes(
     clean_demo_lake: DemoLake, tmp_path: Path
 ) -> None:
     data_dir = tmp_path / "data"
-    clean_demo_lake.set_faults(slow_seconds=0.3)
+    # 0.5 s per GET: a round of partitions outlasts q + y under load (0.3 s lost the race once)
+    clean_demo_lake.set_faults(slow_seconds=0.5)
     app = make_app(clean_demo_lake, data_dir)
     try:
         async with app.run_test(size=SIZE) as pilot:

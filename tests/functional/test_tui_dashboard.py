@@ -8,7 +8,8 @@ import pytest
 from test_tui_support import SNAPSHOT_REQUEST, mid_run_events, screen_text, stub_app, wait_for
 from textual.pilot import Pilot
 
-from rlx_tui.engine.events import PartitionStarted, PartitionState, PlannedPartition, PlanReady, Validated
+from rlx_tui.events import PartitionStarted, PartitionState, PlannedPartition, PlanReady, Validated
+from rlx_tui.kinds import Zone
 from rlx_tui.tui.app import RlxApp
 from rlx_tui.tui.screens import ConfirmScreen
 
@@ -46,8 +47,8 @@ async def test_a_changed_partition_redraws_its_cell() -> None:
         app.refresh_now()
         await pilot.pause()
         assert cells(app, "2024-01-01") == ["↓ ~1.0K", "○ ~1.0K", "○ ~1.0K", "○ ~1.0K"]
-        app.state.apply(Validated(3.0, keys[0], "ready", (), None, 5_000, 10))
-        app.state.apply(Validated(3.5, keys[5], "quarantine", (), "bad rows", 4_000, 9))
+        app.state.apply(Validated(3.0, keys[0], Zone.READY, (), None, 5_000, 10))
+        app.state.apply(Validated(3.5, keys[5], Zone.QUARANTINE, (), "bad rows", 4_000, 9))
         app.refresh_now()
         await pilot.pause()
         assert cells(app, "2024-01-01") == ["✓ 5.0K", "○ ~1.0K", "○ ~1.0K", "○ ~1.0K"]
@@ -87,7 +88,9 @@ async def test_quit_during_a_run_asks_and_no_keeps_it(monkeypatch: pytest.Monkey
     app = stub_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await dashboard(pilot)
-        monkeypatch.setattr(app, "engine", object())  # a run in progress, as far as quitting is concerned
+        monkeypatch.setattr(
+            app.runs, "handle", object()
+        )  # a run in progress, as far as quitting is concerned
         app.state.phase = "running"
         await pilot.press("q")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))

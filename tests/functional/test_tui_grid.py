@@ -17,13 +17,14 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.strip import Strip
 
-from rlx_tui.engine.events import (
+from rlx_tui.events import (
     PartitionStarted,
     PartitionState,
     PlannedPartition,
     PlanReady,
     Validated,
 )
+from rlx_tui.kinds import Zone
 from rlx_tui.partitions import Request
 from rlx_tui.tui.app import RlxApp
 from rlx_tui.tui.grid import HEADER_HEIGHT, InventoryGrid
@@ -196,8 +197,8 @@ async def test_a_cell_reads_as_glyph_and_size_without_colour(monkeypatch: pytest
     async with app.run_test(size=(80, 24)) as pilot:
         _, grid = await planned(pilot)
         keys = SNAPSHOT_REQUEST.partitions()
-        app.state.apply(Validated(2.0, keys[0], "ready", (), None, 5_000, 10))
-        app.state.apply(Validated(2.1, keys[1], "quarantine", (), "bad rows", 4_000, 9))
+        app.state.apply(Validated(2.0, keys[0], Zone.READY, (), None, 5_000, 10))
+        app.state.apply(Validated(2.1, keys[1], Zone.QUARANTINE, (), "bad rows", 4_000, 9))
         app.refresh_now()
         await pilot.pause()
         first_day = grid_lines(grid)[HEADER_HEIGHT]

@@ -19,7 +19,7 @@ from test_tui_support import (
 )
 from textual.pilot import Pilot
 
-from rlx_tui.engine.events import (
+from rlx_tui.events import (
     Downloaded,
     PartitionState,
     PlannedPartition,
@@ -74,9 +74,11 @@ async def all_ready(pilot: Pilot[Any]) -> None:
             Downloaded(100.8 + index * 0.5, key, 1 + index % 2, 240_000 + index, 40_000 + index, 0.2)
         )
         app.state.apply(
-            Validated(101.0 + index * 0.5, key, "ready", (), None, 240_000 + index, 40_000 + index)
+            Validated(101.0 + index * 0.5, key, Zone.READY, (), None, 240_000 + index, 40_000 + index)
         )
-    app.state.apply(RunFinished(111.0, counts={"ready": len(keys)}, stopped=False, retries=2, seconds=11.0))
+    app.state.apply(
+        RunFinished(111.0, counts={PartitionState.READY: len(keys)}, stopped=False, retries=2, seconds=11.0)
+    )
     total = sum(240_000 + i for i in range(len(keys)))
     app.state.set_store_status(
         StoreStatus(

@@ -8,7 +8,8 @@ import sys
 
 from test_tui_support import SNAPSHOT_REQUEST, mid_run_events
 
-from rlx_tui.engine.events import PartitionFailed, PartitionState, RunFinished, RunStateChanged
+from rlx_tui.events import PartitionFailed, PartitionState, RunFinished, RunStateChanged
+from rlx_tui.kinds import ErrorKind, FatalKind, RunState
 from rlx_tui.partitions import PartitionKey
 from rlx_tui.tui.selection import add_months, check_range
 from rlx_tui.tui.state import DashboardState
@@ -46,7 +47,7 @@ def test_dirty_partitions_are_handed_out_once() -> None:
     assert len(first) == 11  # every partition touched after the plan
     assert state.take_dirty() == set()
     key = PartitionKey("book", "BINANCE", "ETH-USDT", dt.date(2024, 1, 4))
-    state.apply(PartitionFailed(200.0, key, "the source answered 500", "transient", 6))
+    state.apply(PartitionFailed(200.0, key, "the source answered 500", ErrorKind.TRANSIENT, 6))
     assert state.take_dirty() == {key}
     assert state.version > version
     assert state.partitions[key].state is PartitionState.FAILED
@@ -57,7 +58,7 @@ def test_certify_blocker_follows_the_run() -> None:
     assert "nothing planned" in (state.certify_blocker() or "")
     state = folded()
     assert "in progress" in (state.certify_blocker() or "")
-    state.apply(RunStateChanged(110.0, "paused"))
+    state.apply(RunStateChanged(110.0, RunState.PAUSED))
     assert state.phase == "paused"
     state.apply(RunFinished(111.0, counts={}, stopped=True))
     assert state.phase == "stopped"
@@ -69,7 +70,9 @@ def test_certify_blocker_follows_the_run() -> None:
 
 def test_fatal_finish_is_kept_for_the_banner() -> None:
     state = folded()
-    state.apply(RunFinished(111.0, counts={}, stopped=False, fatal="no space left", fatal_kind="disk full"))
+    state.apply(
+        RunFinished(111.0, counts={}, stopped=False, fatal="no space left", fatal_kind=FatalKind.DISK_FULL)
+    )
     assert state.phase == "failed" and state.fatal == "no space left" and state.fatal_kind == "disk full"
 
 

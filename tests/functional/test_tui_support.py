@@ -13,7 +13,7 @@ from rich.cells import cell_len
 from textual.app import App
 from textual.pilot import Pilot
 
-from rlx_tui.engine.events import (
+from rlx_tui.events import (
     Downloaded,
     Event,
     PartitionStarted,
@@ -169,9 +169,9 @@ def mid_run_events(request: Request = SNAPSHOT_REQUEST) -> Iterator[Event]:
         if index == 5:
             reason = f"{key.id}: gap of 3,600 s between trades exceeds the 600 s threshold"
             finding = Finding("trades.max_gap", Severity.ERROR, 3600, 600, reason)
-            yield Validated(at + 0.3, key, "quarantine", (finding,), reason, size, rows)
+            yield Validated(at + 0.3, key, Zone.QUARANTINE, (finding,), reason, size, rows)
         else:
-            yield Validated(at + 0.3, key, "ready", (), None, size, rows)
+            yield Validated(at + 0.3, key, Zone.READY, (), None, size, rows)
     yield PartitionStarted(at + 0.5, keys[9], 1, 1)
     yield ValidationStarted(at + 1.0, keys[9], 1)
     yield PartitionStarted(at + 0.6, keys[10], 2, 1)

@@ -77,8 +77,9 @@ def test_a_write_failing_mid_command_is_exit_6_and_loses_nothing(
 ) -> None:
     """Past the start-up check (disabled here), the first write that fails stops the command with 6."""
     from rlx_tui import cli
+    from rlx_tui.service import workspace
 
-    monkeypatch.setattr(cli, "MIN_FREE_BYTES", 0)
+    monkeypatch.setattr(workspace, "MIN_FREE_BYTES", 0)  # the start-up check lives in the service
     code = cli.main(["validate", "--data-dir", str(full.data), "--env-file", str(full.env_file)])
     captured = capfd.readouterr()
     lines = [line for line in (captured.out + captured.err).splitlines() if line.strip()]

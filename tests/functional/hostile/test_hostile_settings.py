@@ -72,7 +72,7 @@ def test_an_unexpected_error_before_logging_shows_no_variables(
         secret_access_key = FAKE_SECRET  # a local a traceback with variables would show
         raise RuntimeError("boom " + secret_access_key[:4])
 
-    monkeypatch.setattr(cli, "load_settings", explode)
+    monkeypatch.setattr(cli.parsing, "load_settings", explode)
     code = cli.main(["status", "--data-dir", str(sandbox.data), "--env-file", str(sandbox.env_file)])
     captured = capfd.readouterr()
     assert code == 1

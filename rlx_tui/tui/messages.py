@@ -1,0 +1,138 @@
+"""The dashboard's worker results as typed messages: each worker posts one, never a bare result.
+
+A blocking job runs through :func:`in_thread`, an async one through :func:`guarded`;
+either posts its typed result message (or :class:`TaskFailed`) to the app, where an
+``@on`` handler hands it to the part that owns the state. Nothing is routed by a
+worker's name, and no result is typed ``Any``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from textual.message import Message
+
+from rlx_tui.partitions import Request
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from rlx_tui.service import Discovery, Workspace
+    from rlx_tui.service.certify import CertifyResult, VerifyReport
+    from rlx_tui.service.store import StoreStatus
+
+T = TypeVar("T")
+
+
+class Task(StrEnum):
+    """The dashboard's background jobs (also the worker's name and group, for Textual's own view)."""
+
+    OPEN = "open"
+    DISCOVER = "discover"
+    DISCOVER_EXTRA = "discover-extra"
+    ESTIMATE = "estimate"
+    ZONES = "zones"
+    RUN = "run"
+    EVENTS = "events"
+    CERTIFY = "certify"
+    VERIFY = "verify"
+    DRILL = "drill"
+    REMEMBER = "remember"
+    SHUTDOWN = "shutdown"
+
+
+@dataclass
+class WorkspaceOpened(Message):
+    workspace: Workspace
+
+
+@dataclass
+class SourceListed(Message):
+    discovery: Discovery
+    remembered: tuple[Request, bool] | None
+
+
+@dataclass
+class ExtraTablesListed(Message):
+    tables: tuple[str, ...]
+
+
+@dataclass
+class Estimated(Message):
+    generation: int
+    text: str
+    warning: bool
+
+
+@dataclass
+class StorePolled(Message):
+    status: StoreStatus
+    seconds: float
+
+
+@dataclass
+class Certified(Message):
+    result: CertifyResult
+
+
+@dataclass
+class Verified(Message):
+    report: VerifyReport
+
+
+@dataclass
+class PartitionLoaded(Message):
+    partition_id: str
+    manifest: dict[str, Any] | None  # the sidecar, as JSON
+
+
+@dataclass
+class TaskFailed(Message):
+    task: Task
+    error: BaseException
+
+
+def in_thread(app: App[Any], task: Task, work: Callable[[], T], done: Callable[[T], Message] | None) -> None:
+    """Run blocking ``work`` in a thread worker; post ``done(result)``, or :class:`TaskFailed`."""
+
+    def job() -> None:
+        try:
+            result = work()
+        except Exception as exc:
+            app.post_message(TaskFailed(task, exc))
+            return
+        if done is not None:
+            app.post_message(done(result))
+
+    app.run_worker(job, name=task.value, group=task.value, thread=True, exit_on_error=False)
+
+
+def guarded(app: App[Any], task: Task, work: Awaitable[Any]) -> None:
+    """Run the coroutine ``work`` as an async worker; an error in it posts :class:`TaskFailed`."""
+
+    async def job() -> None:
+        try:
+            await work
+        except Exception as exc:
+            app.post_message(TaskFailed(task, exc))
+
+    app.run_worker(job(), name=task.value, group=task.value, exit_on_error=False)
+
+
+__all__ = [
+    "Certified",
+    "Estimated",
+    "ExtraTablesListed",
+    "PartitionLoaded",
+    "SourceListed",
+    "StorePolled",
+    "Task",
+    "TaskFailed",
+    "Verified",
+    "WorkspaceOpened",
+    "guarded",
+    "in_thread",
+]
