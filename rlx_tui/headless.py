@@ -96,7 +96,7 @@ class PlainPrinter:
         if isinstance(event, Throughput):
             if event.done_bytes == 0 or not self._throttle.ready():
                 return
-            line = (
+            line: str | None = (
                 f"progress {event.done_partitions}/{event.total_partitions} partitions, "
                 f"{human_bytes(event.bytes_per_s)}/s, {event.rows_per_s:,.0f} rows/s, "
                 f"ETA {human_seconds(event.eta_seconds)}"

@@ -84,10 +84,10 @@ __all__ = ["AppOptions", "RlxApp", "WorkspaceFactory", "run_app", "stylesheet_di
 class RlxApp(App[int]):
     """rlx-tui's dashboard. Hand in ``settings`` (opened by the app), a workspace, or a factory."""
 
-    CSS_PATH: ClassVar[list[Path]] = stylesheets()  # type: ignore[misc]
+    CSS_PATH = stylesheets()
     TITLE = "rlx-tui"
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (32, "-tall")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012 (Textual reads the class's)
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # noqa: RUF012
     COMMANDS = App.COMMANDS | {RlxCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit-priority"),

@@ -7,7 +7,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import anyio
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.abc import ObjectReceiveStream
+from anyio.streams.memory import MemoryObjectSendStream
 
 from rlx_tui.events import Event, PartitionFailed, PlanReady, RecoveryDone, RunFinished, Validated
 from rlx_tui.partitions import Request
@@ -97,7 +98,7 @@ class RunControl:
 
     # -- the workers -------------------------------------------------------------------------------
     async def _run(
-        self, handle: RunHandle, send: ObjectSendStream[Event], retry_quarantined: bool
+        self, handle: RunHandle, send: MemoryObjectSendStream[Event], retry_quarantined: bool
     ) -> RunFinished:
         try:
             return await handle.run(send, retry_quarantined=retry_quarantined)

@@ -132,11 +132,11 @@ class PickerList(OptionList):
     """An option list whose options toggle with space or Enter; ctrl+a toggles every shown option."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle", "Toggle", show=False),
+        Binding("space", "toggle_option", "Toggle", show=False),
         Binding("ctrl+a", "toggle_all", "Toggle all shown", show=False),
     ]
 
-    def action_toggle(self) -> None:
+    def action_toggle_option(self) -> None:
         if self.highlighted is not None:
             self.action_select()
 
@@ -191,7 +191,8 @@ class Picker(Vertical):
         """The chosen values, in listing order."""
         return tuple(v for v in self.values if v in self.chosen)
 
-    def visible(self) -> list[str]:
+    def shown_values(self) -> list[str]:
+        """The values the filter lets through, in listing order."""
         needle = self.filter_text
         return [v for v in self.values if needle in v.lower()]
 
@@ -203,7 +204,7 @@ class Picker(Vertical):
     def _rebuild(self) -> None:
         options = self.option_list
         highlighted = options.highlighted
-        self._shown = self.visible()
+        self._shown = self.shown_values()
         options.clear_options()
         options.add_options([Option(self._prompt(v), id=v) for v in self._shown])
         if self._shown:

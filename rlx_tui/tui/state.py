@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from rlx_tui.events import (
     Downloaded,
@@ -358,7 +360,7 @@ class DashboardState:
         return None
 
 
-_HANDLERS = {
+_HANDLERS: dict[type[Event], Callable[[DashboardState, Any], None]] = {
     PlanReady: DashboardState._on_plan,
     RecoveryDone: DashboardState._on_recovery,
     PartitionStarted: DashboardState._on_started,

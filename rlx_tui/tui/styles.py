@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import rlx_tui
 
@@ -15,6 +15,6 @@ def stylesheet_dir() -> Path:
     return Path(rlx_tui.__file__).resolve().parent.parent / "styles"
 
 
-def stylesheets() -> list[Path]:
-    """Every ``*.tcss`` file of the styles folder, in name order."""
-    return sorted(stylesheet_dir().glob("*.tcss"))
+def stylesheets() -> list[str | PurePath]:
+    """Every ``*.tcss`` file of the styles folder, in name order (the type Textual's ``CSS_PATH`` takes)."""
+    return list(sorted(stylesheet_dir().glob("*.tcss")))

@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from loguru import logger
@@ -16,10 +17,13 @@ from textual.app import App
 
 TEXTUAL_OUTPUT_THREAD = "textual-output"  # the name of the thread that writes Textual's screen updates
 
+termios: ModuleType | None
 try:  # POSIX: used to tell a hung-up terminal from a resumed one
-    import termios
+    import termios as _termios
 except ImportError:  # pragma: no cover - Windows
-    termios = None  # type: ignore[assignment]
+    termios = None
+else:
+    termios = _termios
 
 
 def terminal_gone() -> bool:

@@ -44,7 +44,7 @@ class DemoFaults:
     def __post_init__(self) -> None:
         for name in self._LISTS:
             object.__setattr__(self, name, tuple(getattr(self, name)))
-        methods = self.login_methods
+        methods: Any = self.login_methods  # callers may hand in a dict or pairs
         pairs = methods.items() if isinstance(methods, dict) else methods
         object.__setattr__(self, "login_methods", tuple(sorted((str(t), str(m)) for t, m in pairs)))
         if self.cut_gets < 0:

@@ -84,8 +84,8 @@ def signature_matches(
     url = f"http://{headers.get('host') or environ.get('HTTP_HOST')}{path}{mark}{query}"
     request = AWSRequest(method=environ["REQUEST_METHOD"], url=url, data=body or None)
     for name, value in headers.items():
-        request.headers[name] = value
-    request.context["timestamp"] = headers["x-amz-date"]
+        request.headers[name] = value or ""  # none is None: checked above
+    request.context["timestamp"] = str(headers["x-amz-date"])  # checked above
     signer_class = S3SigV4Auth if cred.service == "s3" else SigV4Auth
     signer = signer_class(Credentials(cred.access_key, secret_key), cred.service, cred.region)
     canonical = signer.canonical_request(request)

@@ -117,15 +117,17 @@ def _mid_prices(rng: np.random.Generator, symbol: str, day: dt.date, rows: int) 
     base = BASE_PRICES.get(symbol, 100.0)
     day_level = base * (1.0 + 0.05 * np.sin(day.toordinal() / 7.0))
     steps = rng.normal(0.0, 0.02 / np.sqrt(max(rows, 1)), rows)
-    return day_level * np.exp(np.cumsum(steps))
+    prices: np.ndarray = day_level * np.exp(np.cumsum(steps))
+    return prices
 
 
 def _round_to(values: np.ndarray, tick: float) -> np.ndarray:
     return np.round(np.round(values / tick) * tick, 8)
 
 
-def _sides(rng: np.random.Generator, rows: int, yes: str = "buy", no: str = "sell") -> pa.Array:
-    return pc.if_else(pa.array(rng.random(rows) < 0.5), yes, no)
+def _sides(rng: np.random.Generator, rows: int, yes: str = "buy", no: str = "sell") -> pa.Array[Any]:
+    sides: pa.Array[Any] = pc.if_else(pa.array(rng.random(rows) < 0.5), yes, no)
+    return sides
 
 
 def _table(columns: dict[str, Any], schema: pa.Schema | None = None) -> pa.Table:
@@ -390,6 +392,6 @@ def encode_parquet(data: pa.Table, table: str) -> bytes:
         compression="snappy",
         row_group_size=row_group_rows(table),
         write_statistics=True,
-        use_dictionary=strings or False,
+        use_dictionary=strings or False,  # type: ignore[arg-type]  # pyarrow takes a column list too
     )
     return sink.getvalue()
