@@ -198,6 +198,7 @@ class StagingStore:
         self.data_dir = Path(data_dir).resolve()
         self.root = self.data_dir / "staging"
         self.tmp_root = self.root / "tmp"
+        self._lock_depth = 0  # > 0 while this store holds the lock (see lock())
 
     # -- paths ---------------------------------------------------------------
     def zone_dir(self, zone: Zone) -> Path:
@@ -241,7 +242,19 @@ class StagingStore:
         Two processes recovering and downloading into one directory would
         delete each other's attempts and fetch everything twice. The lock
         file is opened without following links.
+
+        Re-entrant for this store object only: while it holds the lock (a
+        detached run's host holds it for the whole run, see ``rlx_tui.runs.host``),
+        a nested ``lock()`` on the same object (the engine's own) is granted at
+        once. Another StagingStore, in this process or another, is refused.
         """
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.check_layout()
         fs_guard.ensure_dir(self.data_dir, self.root)
@@ -254,7 +267,11 @@ class StagingStore:
                     f"another rlx-tui is working in {self.data_dir}: wait for it to finish, "
                     "or use another --data-dir"
                 ) from None
-            yield
+            self._lock_depth = 1
+            try:
+                yield
+            finally:
+                self._lock_depth = 0
         finally:
             os.close(fd)
 
