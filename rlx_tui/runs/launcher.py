@@ -129,6 +129,7 @@ def start_detached(
 ) -> RunInfo:
     """Start ``request`` in a background process of its own; RunStartError (one line) if it cannot."""
     data_dir = Path(settings.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)  # as the foreground commands do
     live = anyio.run(find_live_run, data_dir)
     if live is not None:
         raise RunStartError(
