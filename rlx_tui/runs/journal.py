@@ -19,20 +19,25 @@ fsync or the kernel's own writeback. A power cut therefore loses at most the
 in-flight partitions' progress lines, never a partition outcome that was fsynced.
 
 **Compaction.** The engine ticks ``Throughput`` twice a second: 172,800 ticks a day.
-The journal keeps every other event, but at most one ``Throughput`` per
-``tick_every`` seconds (engine clock, default 60 s); a tick dropped is held back and
-written just before the next ``RunStateChanged``, ``RunFinished`` or host line, so
-the journal always ends with the latest figures. Live viewers still get every
-tick, through the socket (see :meth:`JournalWriter.live_line`).
+The journal keeps every other event, but thins the ticks: a tick is written only
+when it is at least ``spacing`` seconds (engine clock) after the last one written,
+where ``spacing = max(tick_every, age / TICKS_PER_EFOLD)`` and ``age`` is the time
+since the first tick. So: one a minute (``tick_every``, default 60 s) for the first
+hour, then ever sparser, 60 per e-fold (x2.72) of the run's age. A tick dropped
+is held back and written just before the next ``RunStateChanged``, ``RunFinished``
+or host line, so the journal always ends with the latest figures (and each pause,
+resume or stop adds at most one tick). Live viewers still get every tick, through
+the socket (see :meth:`JournalWriter.live_line`); the latest tick carries the
+engine's own 60-value rate history, so a late viewer's sparkline is complete.
 
-**Bound** (measured by ``tests/test_runs_journal.py`` and ``bench/journal_replay.py``
-with the stand-in codec, engine at two workers): a journal holds at most
-
-    3 KB + 0.9 KB per partition (plan entry, start, download, validation, outcome)
-          + 0.3 KB per retry + the text of findings + 2 KB per ``tick_every`` seconds,
-
-i.e. about 120 KB per hour of ticks at the default: a 3-day run of 210 partitions
-stays under 9 MB (``Throughput`` carries a 60-value rate history).
+**Bound.** Ticks written over a run of age ``T`` (seconds, after its first tick):
+at most ``60 + 60 * ln(T / 3600)`` for ``T`` over an hour (at the defaults) plus one
+per pause, resume or stop: 318 for a 3-day run, 359 for a week. A tick line is
+about 1.6 KB (the rate history); a partition costs about 1 KB (plan entry, start,
+download, validation start, outcome) plus 0.3 KB per retry and its findings'
+text. A 3-day run of 210 partitions therefore writes about 0.75 MB
+(``tests/test_runs_journal.py`` checks the tick count and the size of such a run's
+journal; ``bench/journal_replay.py`` prints them).
 
 **Reading** is tolerant: a last line without its newline (torn by a crash) and any
 line that is not a journal line are skipped and counted, never fatal.
@@ -65,6 +70,7 @@ from rlx_tui.runs.codec import DEFAULT_CODEC, DecodeError, EventCodec
 
 JOURNAL_FORMAT = 1  # the envelope's version (seq, ts, event | host); the codec has its own
 TICK_EVERY_SECONDS = 60.0
+TICKS_PER_EFOLD = 60.0  # after the first hour, at most this many ticks while the run's age grows x e
 MAX_LINE_BYTES = 64 * 1024 * 1024  # a PlanReady of 50,000 partitions is about 6 MB
 _CHUNK = 1 << 20
 SYNCED_EVENTS = (PlanReady, RecoveryDone, Validated, PartitionFailed, RunStateChanged, RunFinished)
@@ -164,6 +170,7 @@ class JournalWriter:
         self.ticks_dropped = 0
         self._fd: int | None = None
         self._last_tick_at: float | None = None
+        self._first_tick_at: float | None = None
         self._held_tick: Throughput | None = None
 
     def open(self) -> None:
@@ -202,11 +209,13 @@ class JournalWriter:
     def write_event(self, event: Event) -> list[bytes]:
         """Append ``event`` (and a held-back tick before it, when due); returns the lines written.
 
-        A ``Throughput`` within ``tick_every`` seconds of the last one written is held
+        A ``Throughput`` within :meth:`spacing` of the last one written is held
         back instead (and an older held-back tick forgotten): ``[]``.
         """
         if isinstance(event, Throughput):
-            if self._last_tick_at is not None and event.at - self._last_tick_at < self.tick_every:
+            if self._first_tick_at is None:
+                self._first_tick_at = event.at
+            if self._last_tick_at is not None and event.at - self._last_tick_at < self.spacing(event.at):
                 if self._held_tick is not None:
                     self.ticks_dropped += 1
                 self._held_tick = event
@@ -218,6 +227,11 @@ class JournalWriter:
         lines = self._flush_held_tick() if isinstance(event, FLUSH_TICK_BEFORE) else []
         lines.append(self._append({"event": self.codec.encode(event)}, sync=isinstance(event, SYNCED_EVENTS)))
         return lines
+
+    def spacing(self, at: float) -> float:
+        """The least time between two ticks written, for a tick at engine time ``at``."""
+        age = at - self._first_tick_at if self._first_tick_at is not None else 0.0
+        return max(self.tick_every, age / TICKS_PER_EFOLD)
 
     def write_host(self, state: str, **details: Any) -> list[bytes]:
         """Append a host line (after the held-back tick, if any); always fsynced."""
