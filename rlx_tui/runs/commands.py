@@ -45,6 +45,7 @@ EXIT_NO_RUN = 2
 EXIT_UNREACHABLE = 3
 EXIT_INCOMPLETE = 4
 STOP_WAIT_SECONDS = 600.0  # `stop` waits this long for the partitions in flight, then says so
+ENDING_SECONDS = 30.0  # after its journal's last line, how long a host may take to write run.json and exit
 
 
 def _say(line: str) -> None:
@@ -253,22 +254,28 @@ def cmd_stop(args: argparse.Namespace, settings: Settings, *, out: TextIO | None
         return None
 
     try:
-        last = anyio.run(wait_for_end)
+        anyio.run(wait_for_end)
     except RunError as exc:  # it ended between our two connections, or died
-        last = None
         if "not running" not in str(exc) and "closed the connection" not in str(exc):
             _say(f"rlx-tui: {exc}")
             return EXIT_UNREACHABLE
-    if last is None or not last.ended:
-        view = anyio.run(inspect_run, client.paths)
-        if view.condition is Condition.LIVE:
-            _say(f"rlx-tui: run {client.paths.number} has not ended after {STOP_WAIT_SECONDS:g} s")
-            return EXIT_UNREACHABLE
-    else:
-        view = anyio.run(inspect_run, client.paths)
+    view = anyio.run(_settled, client.paths, ENDING_SECONDS)
+    if view.condition is Condition.LIVE:
+        _say(f"rlx-tui: run {client.paths.number} has not ended after {STOP_WAIT_SECONDS:g} s")
+        return EXIT_UNREACHABLE
     print(not_live_line(view), file=out, flush=True)
     failed = view.record is not None and view.record.outcome is Outcome.FAILED
     return EXIT_INCOMPLETE if failed else EXIT_OK
+
+
+async def _settled(paths: RunPaths, patience: float) -> RunView:
+    """The run's view once it is no longer live (its journal has ended: run.json follows at once)."""
+    view = await inspect_run(paths)
+    with anyio.move_on_after(patience):
+        while view.condition is Condition.LIVE:
+            await anyio.sleep(0.1)
+            view = await inspect_run(paths)
+    return view
 
 
 # -- logs -------------------------------------------------------------------------------------------

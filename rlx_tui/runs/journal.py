@@ -32,10 +32,10 @@ engine's own 60-value rate history, so a late viewer's sparkline is complete.
 
 **Bound.** Ticks written over a run of age ``T`` (seconds, after its first tick):
 at most ``60 + 60 * ln(T / 3600)`` for ``T`` over an hour (at the defaults) plus one
-per pause, resume or stop: 318 for a 3-day run, 359 for a week. A tick line is
-about 1.6 KB (the rate history); a partition costs about 1 KB (plan entry, start,
+per pause, resume or stop: 318 for a 3-day run, 369 for a week. A tick line is
+about 1.3 KB (the rate history); a partition costs about 0.9 KB (plan entry, start,
 download, validation start, outcome) plus 0.3 KB per retry and its findings'
-text. A 3-day run of 210 partitions therefore writes about 0.75 MB
+text. A 3-day run of 210 partitions therefore writes about 0.5 MB (480 KB measured)
 (``tests/test_runs_journal.py`` checks the tick count and the size of such a run's
 journal; ``bench/journal_replay.py`` prints them).
 
