@@ -7,11 +7,14 @@ run is still going while the test acts on it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
 import os
 import pty
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +25,7 @@ import anyio
 import psutil
 import pytest
 
+from rlx_tui import fs_guard
 from rlx_tui.partitions import Request
 from rlx_tui.runs.client import RunClient, RunGone
 from rlx_tui.runs.journal import read_journal
@@ -115,6 +119,8 @@ def test_host_is_detached_and_journal_records_the_run(
         start_detached(settings_for(slow_lake, data_dir), REQUEST)
     with pytest.raises(StoreBusy), StagingStore(data_dir).lock():
         pass
+    if os.geteuid() == 0:  # the peer check holds even if the socket's mode were widened
+        assert refused_as_another_user(started) == "refused: uid 65534 does not own this run"
     wait_ended(started)
     record = read_record(started.paths)
     assert record is not None and record.outcome is Outcome.FINISHED
@@ -126,6 +132,26 @@ def test_host_is_detached_and_journal_records_the_run(
     assert record.journal_lines == len(seqs) and record.journal_sha256 is not None
     assert len(ready_ids(data_dir)) == DAYS
     assert not started.paths.socket.exists()  # removed at the end
+
+
+def refused_as_another_user(info: RunInfo) -> str:
+    """What a connection of uid 65534 gets once the directory and the socket are opened to all."""
+    info.paths.dir.chmod(0o755)
+    info.paths.socket.chmod(0o666)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        with contextlib.ExitStack() as stack:
+            fd = stack.enter_context(fs_guard.dir_fd(info.paths.data_dir, info.paths.dir))
+            os.seteuid(65534)  # SO_PEERCRED records the effective uid at connect()
+            stack.callback(os.seteuid, 0)
+            sock.connect(f"/proc/self/fd/{fd}/control.sock")
+        sock.sendall(b'{"v":1,"cmd":"stop","abort":true}\n')
+        reply = sock.makefile("rb").readline()
+    finally:
+        sock.close()
+        info.paths.socket.chmod(0o600)
+        info.paths.dir.chmod(0o700)
+    return str(json.loads(reply)["error"])
 
 
 LAUNCHER = """
@@ -300,3 +326,42 @@ def test_killed_host_is_reported_dead_and_next_run_resumes(
     refetched = {key for key, n in gets_after.items() if n > gets_before.get(key, 0)}
     assert refetched and not {slow_lake.object_key(pid) for pid in fetched} & refetched
     assert len(refetched) == DAYS - len(fetched)
+
+
+def test_stop_abort_discards_the_partitions_in_flight(started: RunInfo, data_dir: Path) -> None:
+    wait_for("1 ready", lambda: len(ready_ids(data_dir)) >= 1)
+    answer = anyio.run(lambda: client(started).stop(abort=True))
+    assert answer.message.startswith("aborting")
+    wait_ended(started)
+    record = read_record(started.paths)
+    assert record is not None and record.outcome is Outcome.ABORTED
+    assert len(ready_ids(data_dir)) < DAYS
+    assert not [p for p in (data_dir / "staging" / "tmp").rglob("*") if p.is_file()]  # nothing partial
+    journal = read_journal(data_dir, started.paths.journal)
+    assert journal.ended and journal.entries[-1].host is not None
+    assert journal.entries[-1].host.details["outcome"] == "aborted"
+
+
+def test_retry_asked_over_the_socket_runs_a_second_pass(slow_lake: DemoLake, data_dir: Path) -> None:
+    bad = "trades/BINANCE/BTC-USDT/2024-01-02"
+    slow_lake.set_faults(corrupt=(bad,), slow_seconds=0.2)
+    info = start_detached(settings_for(slow_lake, data_dir), REQUEST, tick_every=1.0)
+    answer = anyio.run(client(info).retry)
+    assert answer.status.retry_pending and "fetched again" in answer.message
+    wait_ended(info)
+    entries = read_journal(data_dir, info.paths.journal).entries
+    passes = [e.host.details for e in entries if e.host is not None and e.host.state == "pass"]
+    assert passes == [{"number": 2, "retry_quarantined": True}]
+    assert slow_lake.stats()["object_gets"][slow_lake.object_key(bad)] == 2  # fetched once per pass
+    record = read_record(info.paths)
+    assert record is not None and record.outcome is Outcome.FINISHED
+    assert bad not in ready_ids(data_dir) and len(ready_ids(data_dir)) == DAYS - 1
+
+
+def test_sigterm_stops_after_the_partitions_in_flight(started: RunInfo, data_dir: Path) -> None:
+    wait_for("1 ready", lambda: len(ready_ids(data_dir)) >= 1)
+    os.kill(started.pid, signal.SIGTERM)
+    wait_ended(started)
+    record = read_record(started.paths)
+    assert record is not None and record.outcome is Outcome.STOPPED
+    assert 1 <= len(ready_ids(data_dir)) < DAYS
