@@ -1,27 +1,44 @@
 """The headless faces of a detached run, as a user types them (``python -m rlx_tui.runs.commands``).
 
 ``rlx-tui download --detach``, ``status``, ``pause``, ``resume``, ``logs [--follow] [--json]`` and
-``stop`` dispatch to these same functions once the CLI registers them; here each is a real
-process against a real detached run on the session's clean demo lake.
+``stop`` dispatch to these same functions once the CLI registers them. ``download --detach``
+and ``logs --follow`` run here as processes of their own, the others are called in this process
+(as the CLI would call them); all act on a real detached run on the session's clean demo lake.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from rlx_tui.runs import commands
+from rlx_tui.settings import load_settings
 from rlx_tui.sources.demo.lake import DemoLake
 from rlx_tui.staging import StagingStore
 
 DAYS = 10
 TOTAL = 2 * DAYS  # trades and book
+
+
+def face(data_dir: Path, *argv: str) -> tuple[int, str, str]:
+    """One face called in this process as the CLI calls it: (exit code, stdout, stderr)."""
+    args = commands._parser().parse_args([*argv, "--data-dir", str(data_dir)])
+    settings = load_settings(env_file=None, overrides={"data_dir": data_dir}, environ={})
+    out, err = io.StringIO(), io.StringIO()
+    handler = {"status": commands.cmd_status, **commands.COMMANDS}[args.command]
+    with contextlib.redirect_stderr(err):
+        code = handler(args, settings, out=out)  # type: ignore[call-arg]
+    return code, out.getvalue(), err.getvalue()
 
 
 def run_cmd(data_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -76,43 +93,46 @@ def test_status_pause_resume_logs_and_stop_of_a_detached_run(slow_lake: DemoLake
     started = json.loads(start.stdout)
     assert started["number"] == 1 and Path(started["journal"]).is_file()
 
-    status = run_cmd(data_dir, "status")
-    assert status.returncode == 0, status.stderr
-    lines = status.stdout.splitlines()
+    code, out, _ = face(data_dir, "status")
+    assert code == 0
+    lines = out.splitlines()
     assert re.match(rf"run 1 running \(pid {started['pid']} since \d\d:\d\d\)", lines[0])
     assert re.match(rf"  partitions: \d+ of {TOTAL} ready", lines[1])
     assert lines[2].startswith("  bytes: ") and lines[3].startswith("  rate: ")
     assert any(line.startswith("  workers") for line in lines)
-    as_json = json.loads(run_cmd(data_dir, "status", "--json").stdout)
+    as_json = json.loads(face(data_dir, "status", "--json")[1])
     assert as_json["condition"] == "live" and as_json["progress"]["total"] == TOTAL
 
-    paused = run_cmd(data_dir, "pause")
-    assert paused.returncode == 0 and paused.stdout.startswith("run 1: paused"), paused.stderr
-    assert run_cmd(data_dir, "status").stdout.startswith("run 1 paused")
-    logs = run_cmd(data_dir, "logs")
-    assert logs.returncode == 0
-    assert re.search(r"^\d\d:\d\d run 000001-\S+ opened by pid \d+$", logs.stdout, re.M)
-    assert re.search(rf"^\d\d:\d\d plan: {TOTAL} partitions", logs.stdout, re.M)
-    assert re.search(r"^\d\d:\d\d run paused$", logs.stdout, re.M)
-    seqs = [json.loads(line)["seq"] for line in run_cmd(data_dir, "logs", "--json").stdout.splitlines()]
+    code, out, err = face(data_dir, "pause")
+    assert code == 0 and out.startswith("run 1: paused"), err
+    assert face(data_dir, "status")[1].startswith("run 1 paused")
+    code, out, _ = face(data_dir, "logs")
+    assert code == 0
+    assert re.search(r"^\d\d:\d\d run 000001-\S+ opened by pid \d+$", out, re.M)
+    assert re.search(rf"^\d\d:\d\d plan: {TOTAL} partitions", out, re.M)
+    assert re.search(r"^\d\d:\d\d run paused$", out, re.M)
+    seqs = [json.loads(line)["seq"] for line in face(data_dir, "logs", "--json")[1].splitlines()]
     assert seqs == list(range(1, len(seqs) + 1))
 
-    again = run_cmd(
-        data_dir,
-        "download",
-        "--detach",
-        "--tables",
-        "trades",
-        "--start",
-        "2024-01-01",
-        "--end",
-        "2024-01-02",
-        "--source",
-        "demo",
-        "--endpoint-url",
-        slow_lake.endpoint_url,
-    )
-    assert again.returncode == 2 and "run 1 is already running" in again.stderr
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        again = commands.main(
+            [
+                "download",
+                "--detach",
+                "--tables",
+                "trades",
+                "--start",
+                "2024-01-01",
+                "--end",
+                "2024-01-02",
+                "--data-dir",
+                str(data_dir),
+                "--source",
+                "demo",
+            ]
+        )
+    assert again == 2 and "run 1 is already running" in err.getvalue()
 
     follower = subprocess.Popen(
         [sys.executable, "-m", "rlx_tui.runs.commands", "logs", "--follow", "--data-dir", str(data_dir)],
@@ -122,16 +142,18 @@ def test_status_pause_resume_logs_and_stop_of_a_detached_run(slow_lake: DemoLake
         env=env(data_dir),
     )
     try:
-        resumed = run_cmd(data_dir, "resume")
-        assert resumed.returncode == 0 and resumed.stdout.strip() == "run 1: running"
-        stop = run_cmd(data_dir, "stop")
-        assert stop.returncode == 0, stop.stderr
-        assert stop.stdout.splitlines()[0].startswith("run 1: stopping after the partitions in flight")
+        deadline = time.monotonic() + 60
+        while json.loads(face(data_dir, "status", "--json")[1])["viewers"] < 1:  # it follows
+            assert time.monotonic() < deadline and follower.poll() is None, "logs --follow did not subscribe"
+            time.sleep(0.1)
+        code, out, _ = face(data_dir, "resume")
+        assert code == 0 and out.strip() == "run 1: running"
+        code, out, err = face(data_dir, "stop")
+        assert code == 0, err
+        assert out.splitlines()[0].startswith("run 1: stopping after the partitions in flight")
         kept = ready(data_dir)
         assert 0 < kept < TOTAL
-        assert re.fullmatch(
-            rf"run 1 stopped at \d\d:\d\d, {kept} of {TOTAL} ready", stop.stdout.splitlines()[-1]
-        )
+        assert re.fullmatch(rf"run 1 stopped at \d\d:\d\d, {kept} of {TOTAL} ready", out.splitlines()[-1])
         out, err = follower.communicate(timeout=60)
     finally:
         follower.kill()
@@ -139,8 +161,8 @@ def test_status_pause_resume_logs_and_stop_of_a_detached_run(slow_lake: DemoLake
     assert out.splitlines()[-1].endswith("run ended: stopped")
     assert out.count(" ready    ") == kept  # the replay and the live follow, once each
 
-    gone = run_cmd(data_dir, "pause")
-    assert gone.returncode == 2
-    assert re.search(rf"no live run in .*: run 1 stopped at \d\d:\d\d, {kept} of {TOTAL} ready", gone.stderr)
-    final = run_cmd(data_dir, "status")
-    assert final.returncode == 0 and final.stdout.startswith("run 1 stopped at")
+    code, _, err = face(data_dir, "pause")
+    assert code == 2
+    assert re.search(rf"no live run in .*: run 1 stopped at \d\d:\d\d, {kept} of {TOTAL} ready", err)
+    code, out, _ = face(data_dir, "status")
+    assert code == 0 and out.startswith("run 1 stopped at")
