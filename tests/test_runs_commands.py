@@ -32,7 +32,7 @@ TOTAL = 2 * DAYS  # trades and book
 
 def face(data_dir: Path, *argv: str) -> tuple[int, str, str]:
     """One face called in this process as the CLI calls it: (exit code, stdout, stderr)."""
-    args = commands._parser().parse_args([*argv, "--data-dir", str(data_dir)])
+    args = commands.build_parser().parse_args([*argv, "--data-dir", str(data_dir)])
     settings = load_settings(env_file=None, overrides={"data_dir": data_dir}, environ={})
     out, err = io.StringIO(), io.StringIO()
     handler = {"status": commands.cmd_status, **commands.COMMANDS}[args.command]
@@ -100,7 +100,7 @@ def test_status_pause_resume_logs_and_stop_of_a_detached_run(slow_lake: DemoLake
     assert re.match(rf"  partitions: \d+ of {TOTAL} ready", lines[1])
     assert lines[2].startswith("  bytes: ") and lines[3].startswith("  rate: ")
     assert any(line.startswith("  workers") for line in lines)
-    as_json = json.loads(face(data_dir, "status", "--json")[1])
+    as_json = json.loads(face(data_dir, "status", "--json")[1])["run"]
     assert as_json["condition"] == "live" and as_json["progress"]["total"] == TOTAL
 
     code, out, err = face(data_dir, "pause")
@@ -143,7 +143,7 @@ def test_status_pause_resume_logs_and_stop_of_a_detached_run(slow_lake: DemoLake
     )
     try:
         deadline = time.monotonic() + 60
-        while json.loads(face(data_dir, "status", "--json")[1])["viewers"] < 1:  # it follows
+        while json.loads(face(data_dir, "status", "--json")[1])["run"]["viewers"] < 1:  # it follows
             assert time.monotonic() < deadline and follower.poll() is None, "logs --follow did not subscribe"
             time.sleep(0.1)
         code, out, _ = face(data_dir, "resume")

@@ -35,7 +35,7 @@ from rlx_tui.runs.launcher import RunStartError, start_detached
 from rlx_tui.runs.liveness import Condition, RunView, clock, describe_dead_run, inspect_run, latest_run
 from rlx_tui.runs.paths import RunPaths
 from rlx_tui.runs.record import Outcome
-from rlx_tui.runs.summary import Progress
+from rlx_tui.runs.summary import Progress, RunSummary, replay
 from rlx_tui.safety import printable
 from rlx_tui.settings import Settings
 from rlx_tui.units import human_bytes, human_seconds
@@ -105,7 +105,7 @@ def not_live_line(view: RunView, codec: EventCodec = DEFAULT_CODEC) -> str:
     if view.condition is Condition.ENDED and view.record is not None:
         record = view.record
         outcome = record.outcome.value if record.outcome else "ended"
-        _line, summary = describe_dead_run(view.paths, codec)
+        summary = ended_summary(view.paths, codec)
         error = f" ({record.error})" if record.error else ""
         return (
             f"run {number} {outcome} at {clock(record.ended_at)}, {summary.ready} of {summary.total} "
@@ -115,6 +115,14 @@ def not_live_line(view: RunView, codec: EventCodec = DEFAULT_CODEC) -> str:
         return f"run {number} does not answer: {view.reason}"
     line, _summary = describe_dead_run(view.paths, codec)
     return line
+
+
+def ended_summary(paths: RunPaths, codec: EventCodec = DEFAULT_CODEC) -> RunSummary:
+    """What an ended run's own journal says (later runs may have fetched more since)."""
+    try:
+        return replay(paths.data_dir, paths.journal, codec)[0]
+    except (OSError, ValueError):
+        return RunSummary()
 
 
 # -- download --detach --------------------------------------------------------------------------------
@@ -174,41 +182,45 @@ def progress_lines(number: int, progress: Progress, pid: int | None = None) -> l
     return lines
 
 
+def run_report(data_dir: Path) -> tuple[dict[str, Any] | None, list[str]]:
+    """The latest run as a JSON-ready dict (None before the first run) and as ``status`` lines.
+
+    For the CLI's ``status``, which adds them to the store's zone counts.
+    """
+    view = latest_view(data_dir)
+    if view is None:
+        return None, [f"no run in {data_dir} yet"]
+    if view.condition is Condition.LIVE and view.status is not None:
+        status = view.status
+        lines = progress_lines(view.paths.number, status.progress, status.pid)
+        if status.viewers:
+            lines.append(f"  viewers: {status.viewers}")
+        return {"condition": "live", **status.to_dict()}, lines
+    line = not_live_line(view)
+    if view.condition is Condition.ENDED:
+        summary = ended_summary(view.paths)
+    else:
+        summary = describe_dead_run(view.paths)[1]
+    payload = {
+        "condition": view.condition.value,
+        "run_id": view.paths.run_id,
+        "number": view.paths.number,
+        "message": line,
+        "reason": view.reason,
+        "progress": summary.progress().to_dict(),
+    }
+    return payload, [line]
+
+
 def cmd_status(args: argparse.Namespace, settings: Settings, *, out: TextIO | None = None) -> int:
     """The latest run of the data directory: a live run's figures, or how the last one ended or died."""
     out = out or sys.stdout
-    view = latest_view(settings.data_dir)
-    as_json = bool(getattr(args, "json", False))
-    if view is None:
-        if as_json:
-            print(json.dumps({"run": None}), file=out, flush=True)
-        else:
-            print(f"no run in {settings.data_dir} yet", file=out, flush=True)
-        return EXIT_OK
-    if view.condition is Condition.LIVE and view.status is not None:
-        status = view.status
-        if as_json:
-            print(json.dumps({"condition": "live", **status.to_dict()}, default=str), file=out, flush=True)
-        else:
-            for line in progress_lines(view.paths.number, status.progress, status.pid):
-                print(line, file=out, flush=True)
-            if status.viewers:
-                print(f"  viewers: {status.viewers}", file=out, flush=True)
-        return EXIT_OK
-    line = not_live_line(view)
-    if as_json:
-        _line, summary = describe_dead_run(view.paths)
-        payload = {
-            "condition": view.condition.value,
-            "run_id": view.paths.run_id,
-            "number": view.paths.number,
-            "message": line,
-            "reason": view.reason,
-            "progress": summary.progress().to_dict(),
-        }
-        print(json.dumps(payload, default=str), file=out, flush=True)
+    payload, lines = run_report(settings.data_dir)
+    if getattr(args, "json", False):
+        print(json.dumps({"run": payload}, default=str), file=out, flush=True)
     else:
-        print(line, file=out, flush=True)
+        for line in lines:
+            print(line, file=out, flush=True)
     return EXIT_OK
 
 
@@ -372,7 +384,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
 
 
 # -- python -m rlx_tui.runs.commands -----------------------------------------------------------------
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m rlx_tui.runs.commands``."""
     parser = argparse.ArgumentParser(prog="python -m rlx_tui.runs.commands", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -404,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m rlx_tui.runs.commands COMMAND ...`` (settings from flags and ``--env-file``)."""
     from rlx_tui.settings import SettingsError, load_settings
 
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     overrides = {
         "source": args.source,
         "data_dir": args.data_dir,

@@ -104,12 +104,14 @@ class Host:
         self._refuse_unless_running("pause")
         self.pause_wanted = True
         self.hosted.pause()
+        self.state = "paused"  # at once: the engine's RunStateChanged follows through the stream
         return "paused: the partitions in flight finish, no new one starts (resume to go on)"
 
     def resume(self) -> str:
         self._refuse_unless_running("resume")
         self.pause_wanted = False
         self.hosted.resume()
+        self.state = "running"
         return "running"
 
     def stop(self, abort: bool) -> str:

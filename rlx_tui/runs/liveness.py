@@ -25,12 +25,14 @@ from pathlib import Path
 import anyio.to_thread
 import psutil
 
+from rlx_tui.engine.events import PartitionState
 from rlx_tui.runs.client import RunClient, RunGone
 from rlx_tui.runs.codec import DEFAULT_CODEC, EventCodec
 from rlx_tui.runs.paths import RunPaths, list_runs
 from rlx_tui.runs.protocol import RunStatus
 from rlx_tui.runs.record import RunRecord, RunState, read_record
 from rlx_tui.runs.summary import RunSummary, replay
+from rlx_tui.staging import StagingStore
 
 PROBE_SECONDS = 2.0
 _START_TOLERANCE = 0.5  # seconds between two readings of one process's start time (clock ticks)
@@ -172,4 +174,23 @@ def describe_dead_run(
     if summary.last_at is None:
         record = read_record(paths)
         summary.last_at = record.started_at if record is not None else None
+    fold_in_store(paths.data_dir, summary)
     return dead_run_line(paths.number, summary, tz, now), summary
+
+
+def fold_in_store(data_dir: Path, summary: RunSummary) -> None:
+    """Count as ready the plan's partitions that are in ``ready/`` (blocking).
+
+    A host killed between moving a partition into ``ready/`` and writing its
+    ``Validated`` line leaves a journal one partition behind the disk; the disk is
+    what the next run resumes from, so it is what the faces report.
+    """
+    if not summary.states:
+        return
+    try:
+        on_disk = StagingStore(data_dir).ready_manifests()
+    except (OSError, ValueError):
+        return
+    for key in summary.states:
+        if key in on_disk:
+            summary.states[key] = PartitionState.READY
