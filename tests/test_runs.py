@@ -27,7 +27,7 @@ import pytest
 
 from rlx_tui import fs_guard
 from rlx_tui.partitions import Request
-from rlx_tui.runs.client import RunClient, RunGone
+from rlx_tui.runs.client import CommandFailed, RunClient, RunGone
 from rlx_tui.runs.journal import read_journal
 from rlx_tui.runs.launcher import RunInfo, RunStartError, start_detached
 from rlx_tui.runs.liveness import Condition, describe_dead_run, find_live_run, inspect_run
@@ -97,9 +97,22 @@ def client(info: RunInfo) -> RunClient:
     return RunClient(info.paths, expected_pid=info.pid)
 
 
+def paused(info: RunInfo) -> None:
+    """Pause the run (asked again while it is still starting: the host refuses then)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            anyio.run(client(info).pause)
+            return
+        except CommandFailed:
+            assert time.monotonic() < deadline, "the run never left its start"
+            time.sleep(0.1)
+
+
 def test_host_is_detached_and_journal_records_the_run(
     started: RunInfo, slow_lake: DemoLake, data_dir: Path
 ) -> None:
+    paused(started)  # it stays live while the checks run, however loaded the machine
     host = psutil.Process(started.pid)
     # a session of its own, no controlling terminal, stdin /dev/null, output into host.log
     assert os.getsid(started.pid) == started.pid != os.getsid(0)
@@ -121,6 +134,7 @@ def test_host_is_detached_and_journal_records_the_run(
         pass
     if os.geteuid() == 0:  # the peer check holds even if the socket's mode were widened
         assert refused_as_another_user(started) == "refused: uid 65534 does not own this run"
+    assert anyio.run(client(started).resume).message == "running"
     wait_ended(started)
     record = read_record(started.paths)
     assert record is not None and record.outcome is Outcome.FINISHED

@@ -22,6 +22,7 @@ from rlx_tui.runs.paths import allocate_run, list_runs
 from rlx_tui.runs.record import RunRecord, RunState, write_record
 from rlx_tui.runs.sockets import bind_socket, run_dir_fd
 from rlx_tui.runs.summary import RunSummary, replay
+from rlx_tui.staging import StagingStore, StoreBusy
 
 THREE_DAYS = 72 * 3600.0
 
@@ -129,3 +130,16 @@ def test_a_reused_pid_or_a_foreign_socket_is_not_trusted(tmp_path: Path) -> None
     with pytest.raises(RunGone, match="stale"):
         anyio.run(RunClient(paths, expected_pid=1, timeout=2).status)
     assert paths.socket.exists()
+
+
+def test_only_a_lock_taken_for_a_whole_run_lets_the_engine_nest_its_own(tmp_path: Path) -> None:
+    store = StagingStore(tmp_path)
+    with store.lock(), pytest.raises(StoreBusy), store.lock():  # as before: a second lock is refused
+        pass
+    with store.lock(allow_nested=True):  # the host's, for the whole run
+        with store.lock():  # the engine's, once per pass
+            pass
+        with pytest.raises(StoreBusy), StagingStore(tmp_path).lock():  # anyone else: refused
+            pass
+    with StagingStore(tmp_path).lock():  # released at the end
+        pass

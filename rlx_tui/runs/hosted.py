@@ -37,7 +37,7 @@ class HostedEngine:
         the data directory...): the host turns it into the run's one-line failure.
         """
         workspace = self._stack.enter_context(open_workspace(self.spec.settings))
-        self._stack.enter_context(workspace.store.lock())  # the engine's own lock() nests in it
+        self._stack.enter_context(workspace.store.lock(allow_nested=True))  # the engine's lock() nests
         self.workspace = workspace
 
     def close(self) -> None:
