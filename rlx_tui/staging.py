@@ -191,6 +191,8 @@ class StagingStore:
         self.data_dir = Path(data_dir).resolve()
         self.root = self.data_dir / "staging"
         self.tmp_root = self.root / "tmp"
+        self._lock_depth = 0  # > 0 while this store holds the lock (see lock())
+        self._nested_ok = False  # the holder allowed nested lock() calls on this object
 
     # -- paths ---------------------------------------------------------------
     def zone_dir(self, zone: Zone) -> Path:
@@ -228,13 +230,26 @@ class StagingStore:
             fs_guard.ensure_dir(self.data_dir, directory)
 
     @contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self, *, allow_nested: bool = False) -> Iterator[None]:
         """Hold the data directory for this process (an advisory ``flock``), or raise StoreBusy.
 
         Two processes recovering and downloading into one directory would
         delete each other's attempts and fetch everything twice. The lock
         file is opened without following links.
+
+        ``allow_nested``: while this store object holds the lock taken so (a
+        detached run's host holds it for the whole run, see ``rlx_tui.runs.hosted``),
+        a nested ``lock()`` on the same object (the engine's own, once per pass) is
+        granted at once. Without it, and for any other StagingStore in this
+        process or another, a second ``lock()`` is refused as before.
         """
+        if self._lock_depth and self._nested_ok:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.check_layout()
         fs_guard.ensure_dir(self.data_dir, self.root)
@@ -247,7 +262,11 @@ class StagingStore:
                     f"another rlx-tui is working in {self.data_dir}: wait for it to finish, "
                     "or use another --data-dir"
                 ) from None
-            yield
+            self._lock_depth, self._nested_ok = 1, allow_nested
+            try:
+                yield
+            finally:
+                self._lock_depth, self._nested_ok = 0, False
         finally:
             os.close(fd)
 

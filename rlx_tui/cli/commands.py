@@ -102,15 +102,17 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from rlx_tui.runs.commands import run_report
     from rlx_tui.service.store import store_status
 
     status = store_status(settings.data_dir)
+    run, run_lines = run_report(settings.data_dir)
     summary = None
     if args.start is not None or args.end is not None:
         request = request_from_args(args)
         with open_workspace(settings) as ws:
             summary = planned(ws, request, with_usage=False)
-    render.status(settings.data_dir, status, summary, args.json)
+    render.status(settings.data_dir, status, summary, args.json, run=run, run_lines=run_lines)
     return EXIT_OK
 
 
@@ -153,6 +155,17 @@ def _download(args: argparse.Namespace, settings: Settings) -> int:
     return cmd_download(args, settings)
 
 
+def _run_command(name: str) -> Command:
+    """A command of the live run (:mod:`rlx_tui.runs.commands`), imported when it is used."""
+
+    def command(args: argparse.Namespace, settings: Settings) -> int:
+        from rlx_tui.runs.commands import COMMANDS as RUN_COMMANDS
+
+        return RUN_COMMANDS[name](args, settings)
+
+    return command
+
+
 COMMANDS: dict[str, Command] = {
     "test-connection": cmd_test_connection,
     "list-inventory": cmd_list_inventory,
@@ -161,4 +174,8 @@ COMMANDS: dict[str, Command] = {
     "status": cmd_status,
     "certify": cmd_certify,
     "verify": cmd_verify,
+    "stop": _run_command("stop"),
+    "pause": _run_command("pause"),
+    "resume": _run_command("resume"),
+    "logs": _run_command("logs"),
 }

@@ -41,6 +41,10 @@ def cmd_download(args: argparse.Namespace, settings: Settings) -> int:
             request, listing, note = prepare_request(ws, request)
         if note:
             render.say(f"rlx-tui: {note}")
+        if args.detach and not args.dry_run:  # the run goes on in a process of its own
+            from rlx_tui.runs.commands import cmd_download_detached
+
+            return cmd_download_detached(args, settings, request)
         handle = start_run(ws, request, force_disk=args.force)  # a run starts: the service is asked again
         with failures_as_cli_errors():
             methods = ws.transfer_methods(request.tables)

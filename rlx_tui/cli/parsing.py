@@ -19,6 +19,7 @@ from rlx_tui.cli.exits import EXIT_CODES_HELP, EXIT_USAGE, CliError
 from rlx_tui.datadir import DataDirError, resolve_data_dir
 from rlx_tui.limits import MAX_NAMES
 from rlx_tui.partitions import PartitionKey, Request, Waiver, check_name
+from rlx_tui.runs import arguments as run_commands
 from rlx_tui.safety import UnsafeText, check_text, shown
 from rlx_tui.service.requests import DEFAULT_TABLES, RequestError, make_request
 from rlx_tui.settings import Settings, load_settings
@@ -194,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="download budget: refuse a plan larger than this many GB (exit 2; setting RLX_MAX_GB)",
     )
+    run_commands.add_detach_option(download)
     add("validate", "re-validate staged partitions (all, or those matching the filters)")
     add("status", "zone counts, bytes, quarantine reasons and (with a range) the remaining work")
     certify = add("certify", "issue a data readiness certificate for the request (or say what blocks it)")
@@ -219,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_fingerprint,
         help="pin the signer: the sha256:... fingerprint of the key you trust (see SECURITY.md)",
     )
+    run_commands.add_run_parsers(lambda name, help_text: add(name, help_text, request=False))
     return parser
 
 

@@ -66,7 +66,7 @@ def _run(args: argparse.Namespace, context: dict[str, Any]) -> int:
 
     settings, context["secrets"] = _start(args)
     context["log"] = True
-    local_only = args.command in ("verify", "validate") or (
+    local_only = args.command in ("verify", "validate", "stop", "pause", "resume", "logs") or (
         args.command == "status" and args.start is None and args.end is None
     )
     for notice in () if local_only else settings.notices:  # about the source: only where one is used

@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -107,11 +108,20 @@ def transfer_json(totals: TransferTotals, stream: TextIO) -> None:
     print(json.dumps({"event": "transfer", **totals.to_dict()}), file=stream, flush=True)
 
 
-def status(data_dir: Path, store: StoreStatus, summary: PlanSummary | None, as_json: bool) -> None:
-    """Zone counts and bytes, quarantine reasons, and (with a range) the remaining work."""
+def status(
+    data_dir: Path,
+    store: StoreStatus,
+    summary: PlanSummary | None,
+    as_json: bool,
+    *,
+    run: dict[str, Any] | None = None,
+    run_lines: Sequence[str] = (),
+) -> None:
+    """Zone counts and bytes, quarantine reasons, the latest run, and (with a range) the remaining work."""
     if as_json:
         payload = store.to_dict()
         payload["data_dir"] = str(data_dir)
+        payload["run"] = run
         if summary is not None:
             payload["plan"] = summary.plan_summary
         emit_json(payload)
@@ -123,6 +133,8 @@ def status(data_dir: Path, store: StoreStatus, summary: PlanSummary | None, as_j
         print("quarantined:")
         for key, reason in store.quarantined:
             print(f"  {key.id}: {printable(reason)}")  # a sidecar may come from elsewhere
+    for line in run_lines:
+        print(line)
     if summary is not None:
         states = ", ".join(f"{v} {k}" for k, v in sorted(summary.states.items()))
         print(
