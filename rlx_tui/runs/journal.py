@@ -36,7 +36,7 @@ per pause, resume or stop: 318 for a 3-day run, 369 for a week. A tick line is
 about 1.3 KB (the rate history); a partition costs about 0.9 KB (plan entry, start,
 download, validation start, outcome) plus 0.3 KB per retry and its findings'
 text. A 3-day run of 210 partitions therefore writes about 0.5 MB (480 KB measured)
-(``tests/test_runs_journal.py`` checks the tick count and the size of such a run's
+(``tests/unit/test_runs_journal.py`` checks the tick count and the size of such a run's
 journal; ``bench/journal_replay.py`` prints them).
 
 **Reading** is tolerant: a last line without its newline (torn by a crash) and any
