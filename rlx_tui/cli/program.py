@@ -11,8 +11,6 @@ import threading
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from loguru import logger
-
 from rlx_tui import signals
 from rlx_tui.cli.exits import (
     EXIT_CONNECTION,
@@ -26,10 +24,10 @@ from rlx_tui.cli.exits import (
 )
 from rlx_tui.cli.parsing import build_parser, settings_from_args, verify_data_dir
 from rlx_tui.cli.render import say, silence_stdout
-from rlx_tui.logs import current_log, quiet_start, setup_logging
+from rlx_tui.logs import current_log, logger, quiet_start, setup_logging
 from rlx_tui.safety import printable
-from rlx_tui.service import DataDirError, FileRefused, NoSpace, is_demo_lake_failure, prepare_data_dir
 from rlx_tui.service.effects import library_effects
+from rlx_tui.service.errors import DataDirError, FileRefused, NoSpace, is_demo_lake_failure
 from rlx_tui.settings import Settings, SettingsError, redact
 
 STOPPED_CLEANLY = "stopped cleanly, nothing partial kept; run the same command again to resume"
@@ -53,6 +51,8 @@ def _start(args: argparse.Namespace) -> tuple[Settings, tuple[Any, ...]]:
         except OSError:
             quiet_start()  # no usable log there: verify still works, it writes nothing
         return settings, settings.secrets
+    from rlx_tui.service.workspace import prepare_data_dir  # staging: not for --help
+
     try:
         prepare_data_dir(settings.data_dir)
     except NoSpace as exc:

@@ -27,14 +27,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-from loguru import logger
 from rich.console import Console
 from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
 
 from rlx_tui.events import RunFinished
-from rlx_tui.logs import quiet_unless_configured
+from rlx_tui.logs import logger, quiet_unless_configured
 from rlx_tui.partitions import PartitionKey, Request
 from rlx_tui.service import (
     CertifyFailed,
