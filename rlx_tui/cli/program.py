@@ -34,9 +34,15 @@ STOPPED_CLEANLY = "stopped cleanly, nothing partial kept; run the same command a
 
 
 def run_tui(settings: Settings) -> int:
-    from rlx_tui.tui.app import run_app
+    from rlx_tui.service.workspace import WorkspaceOpener
 
-    return run_app(settings)
+    opener = WorkspaceOpener(settings)  # the demo lake starts while Textual is imported and paints
+    try:
+        from rlx_tui.tui.app import run_app
+    except BaseException:
+        opener.close()
+        raise
+    return run_app(settings, opener)
 
 
 def _start(args: argparse.Namespace) -> tuple[Settings, tuple[Any, ...]]:
