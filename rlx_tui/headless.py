@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any, TextIO
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rlx_tui.event_codec import event_to_dict
 from rlx_tui.events import (
@@ -27,6 +24,9 @@ from rlx_tui.events import (
 from rlx_tui.kinds import ErrorKind, Zone
 from rlx_tui.service.effects import terminal_stdout
 from rlx_tui.units import human_bytes, human_seconds
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def describe(event: Event) -> str | None:
@@ -130,6 +130,10 @@ class RichProgress:
     """A live rich display: overall bar, one line per worker, throughput and ETA."""
 
     def __init__(self, console: Console | None = None) -> None:
+        # rich loads here, not with the module: ``status`` and the JSON/plain printers need none of it
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         self.console = console or Console(file=terminal_stdout())
         self.progress = Progress(
             TextColumn("{task.description}"),

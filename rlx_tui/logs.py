@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import os
 import sys
@@ -46,14 +47,28 @@ class _LogState:
 _current = _LogState()
 
 
+_LEVELS = {"TRACE": 5, "DEBUG": 10, "INFO": 20, "SUCCESS": 25, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+_pending: list[Callable[[Any], None]] = []  # sink set-ups waiting for loguru's first use
+_pending_lock = threading.Lock()
+
+
+def _loguru() -> Any:
+    """loguru's logger, with the sinks :func:`setup_logging` chose before loguru was imported."""
+    from loguru import logger as loguru_logger
+
+    if _pending:
+        with _pending_lock:
+            while _pending:
+                _pending.pop(0)(loguru_logger)
+    return loguru_logger
+
+
 class _LazyLogger:
     """loguru's logger, imported on first use: loguru imports asyncio (about 0.1 s), which
     ``--help`` and ``status`` need not pay. ``from rlx_tui.logs import logger`` is a drop-in."""
 
     def __getattr__(self, name: str) -> Any:
-        from loguru import logger as loguru_logger
-
-        return getattr(loguru_logger, name)
+        return getattr(_loguru(), name)
 
 
 logger: Any = _LazyLogger()
@@ -171,6 +186,8 @@ def reset() -> None:
         sink.close()
     _current.sink = None
     _current.configured = False
+    with _pending_lock:
+        _pending.clear()
     logger.remove()
 
 
@@ -192,6 +209,10 @@ def setup_logging(
     ``create=False`` logs only into an existing ``logs`` directory (verify
     writes nothing anywhere else) and returns None when there is none.
     ``extra_sink`` receives each formatted line too (the TUI's log panel).
+    When loguru is not imported yet, the first line is written to the file
+    directly and loguru is set up with these sinks on its first use through
+    :data:`logger` (a ``status`` that logs nothing never imports it); code that
+    imports loguru itself must do so before calling this.
     Raises OSError when the log cannot be opened or its first line written
     (a link, a full disk); :class:`~rlx_tui.fs_guard.UnsafePathError` for a link.
     """
@@ -207,7 +228,6 @@ def setup_logging(
     def scrub(record: Record) -> None:
         record["message"] = redact(str(record["message"]), secrets)
 
-    logger.configure(patcher=scrub)
     if create:
         fs_guard.ensure_dir(data_dir, log_dir, 0o700)
     elif not fs_guard.check_dir(data_dir, log_dir):
@@ -216,18 +236,32 @@ def setup_logging(
     sink = LogFile(data_dir, path, secrets)
     sink.open()
     _current.sink = sink
-    # diagnose=False: tracebacks never show variable values (credentials among them)
-    logger.add(sink, level=level, format=LOG_FORMAT, diagnose=False, backtrace=False, catch=False)
-    if extra_sink is not None:
-        logger.add(
-            _quiet_sink(extra_sink),
-            level=level,
-            format="{time:HH:mm:ss} {level: <7} {message}",
-            colorize=False,
-            diagnose=False,
-            catch=False,
-        )
-    logger.info("rlx-tui started (pid {})", os.getpid())  # also proves the file can be written
+
+    def configure(log: Any) -> None:
+        log.configure(patcher=scrub)
+        # diagnose=False: tracebacks never show variable values (credentials among them)
+        log.add(sink, level=level, format=LOG_FORMAT, diagnose=False, backtrace=False, catch=False)
+        if extra_sink is not None:
+            log.add(
+                _quiet_sink(extra_sink),
+                level=level,
+                format="{time:HH:mm:ss} {level: <7} {message}",
+                colorize=False,
+                diagnose=False,
+                catch=False,
+            )
+
+    with _pending_lock:
+        _pending.clear()  # an earlier set-up that never logged is replaced by this one
+    if "loguru" in sys.modules or extra_sink is not None:
+        configure(_loguru())
+        logger.info("rlx-tui started (pid {})", os.getpid())  # also proves the file can be written
+    else:  # loguru loads when something is first logged (``status`` may log nothing at all)
+        with _pending_lock:
+            _pending.append(configure)
+        if _LEVELS.get(level.upper(), 20) <= _LEVELS["INFO"]:
+            stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+            sink(f"{stamp} | INFO    | rlx-tui started (pid {os.getpid()})\n")  # LOG_FORMAT's layout
     if sink.failure is not None:
         raise sink.failure
     return path

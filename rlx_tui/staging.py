@@ -33,13 +33,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from loguru import logger
-
 from rlx_tui import fs_guard
 from rlx_tui.atomic import TMP_PREFIX, atomic_write_json, fsync_dir
 from rlx_tui.fs_guard import FileRefused, UnsafePathError
 from rlx_tui.kinds import Zone as Zone  # re-exported: Zone lives in rlx_tui.kinds
 from rlx_tui.limits import MAX_SIDECAR_BYTES
+from rlx_tui.logs import logger
 from rlx_tui.partitions import PartitionKey
 from rlx_tui.signals import deferred
 from rlx_tui.validation.findings import Finding

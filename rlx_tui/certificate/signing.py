@@ -29,11 +29,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-from loguru import logger
 
 from rlx_tui import fs_guard
 from rlx_tui.atomic import TMP_PREFIX, atomic_write_bytes, fsync_dir
 from rlx_tui.limits import MAX_KEY_FILE_BYTES, MAX_SIGNATURE_BYTES, MAX_SMALL_FILE_BYTES
+from rlx_tui.logs import logger
 
 KEYS_DIR = "keys"
 DEFAULT_KEY_FILE = "certificate-ed25519.pem"

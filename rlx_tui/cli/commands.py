@@ -16,21 +16,19 @@ from rlx_tui.cli import render
 from rlx_tui.cli.exits import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, CliError, source_failure
 from rlx_tui.cli.parsing import key_filter, parse_waivers, request_from_args
 from rlx_tui.partitions import Request
-from rlx_tui.service import (
+from rlx_tui.service.errors import (
     CertifyFailed,
     CertifyProblem,
-    PlanSummary,
-    RequestError,
     SourceError,
     StoreBusy,
     UnreadableCertificate,
-    Workspace,
-    open_workspace,
-    plan_request,
 )
+from rlx_tui.service.requests import RequestError
+from rlx_tui.service.workspace import open_workspace
 from rlx_tui.settings import Settings
 
 if TYPE_CHECKING:
+    from rlx_tui.service import PlanSummary, Workspace
     from rlx_tui.sources.base import Listing
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -64,6 +62,8 @@ def planned(
     listing: Listing | None = None,
 ) -> PlanSummary:
     """The plan summary of ``request`` (clamped to the days the source holds, said on stderr)."""
+    from rlx_tui.service.plans import plan_request  # the engine's planner: not for a bare status
+
     with failures_as_cli_errors():
         summary = plan_request(
             ws, request, retry_quarantined=retry_quarantined, with_usage=with_usage, listing=listing

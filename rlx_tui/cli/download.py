@@ -8,7 +8,6 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from loguru import logger
 
 from rlx_tui import signals
 from rlx_tui.cli import render
@@ -25,6 +24,7 @@ from rlx_tui.cli.parsing import request_from_args
 from rlx_tui.events import Event, RunFinished
 from rlx_tui.headless import JsonPrinter, PlainPrinter, RichProgress
 from rlx_tui.kinds import PartitionState
+from rlx_tui.logs import logger
 from rlx_tui.service import RunHandle, Workspace, leave_if_transfers_stuck, open_workspace, start_run
 from rlx_tui.service.plans import prepare_request
 from rlx_tui.settings import Settings

@@ -11,8 +11,6 @@ import threading
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from loguru import logger
-
 from rlx_tui import signals
 from rlx_tui.cli.exits import (
     EXIT_CONNECTION,
@@ -26,19 +24,25 @@ from rlx_tui.cli.exits import (
 )
 from rlx_tui.cli.parsing import build_parser, settings_from_args, verify_data_dir
 from rlx_tui.cli.render import say, silence_stdout
-from rlx_tui.logs import current_log, quiet_start, setup_logging
+from rlx_tui.logs import current_log, logger, quiet_start, setup_logging
 from rlx_tui.safety import printable
-from rlx_tui.service import DataDirError, FileRefused, NoSpace, is_demo_lake_failure, prepare_data_dir
 from rlx_tui.service.effects import library_effects
+from rlx_tui.service.errors import DataDirError, FileRefused, NoSpace, is_demo_lake_failure
 from rlx_tui.settings import Settings, SettingsError, redact
 
 STOPPED_CLEANLY = "stopped cleanly, nothing partial kept; run the same command again to resume"
 
 
 def run_tui(settings: Settings) -> int:
-    from rlx_tui.tui.app import run_app
+    from rlx_tui.service.workspace import WorkspaceOpener
 
-    return run_app(settings)
+    opener = WorkspaceOpener(settings)  # the demo lake starts while Textual is imported and paints
+    try:
+        from rlx_tui.tui.app import run_app
+    except BaseException:
+        opener.close()
+        raise
+    return run_app(settings, opener)
 
 
 def _start(args: argparse.Namespace) -> tuple[Settings, tuple[Any, ...]]:
@@ -53,6 +57,8 @@ def _start(args: argparse.Namespace) -> tuple[Settings, tuple[Any, ...]]:
         except OSError:
             quiet_start()  # no usable log there: verify still works, it writes nothing
         return settings, settings.secrets
+    from rlx_tui.service.workspace import prepare_data_dir  # staging: not for --help
+
     try:
         prepare_data_dir(settings.data_dir)
     except NoSpace as exc:

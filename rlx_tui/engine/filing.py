@@ -6,8 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from loguru import logger
-
+from rlx_tui.logs import logger
 from rlx_tui.staging import PartitionManifest, StagingStore, Zone, utc_now_iso
 from rlx_tui.validation import DEFAULT_THRESHOLDS, Thresholds, validate_partition
 from rlx_tui.validation.findings import PartitionReport

@@ -29,7 +29,6 @@ from dataclasses import replace
 import anyio
 import anyio.to_thread
 from anyio.streams.memory import MemoryObjectSendStream
-from loguru import logger
 
 from rlx_tui.engine.busy import TRANSFER, VALIDATION, StageClock, describe_stages
 from rlx_tui.engine.filing import Validator
@@ -57,6 +56,7 @@ from rlx_tui.events import (
     Throughput,
 )
 from rlx_tui.kinds import FatalKind, PartitionState, RunState, Zone
+from rlx_tui.logs import logger
 from rlx_tui.partitions import PartitionKey, Request
 from rlx_tui.settings import RetryPolicy
 from rlx_tui.sources.base import Listing, Source, SourceError, classify

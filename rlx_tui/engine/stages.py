@@ -18,7 +18,6 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 from anyio.streams.memory import MemoryObjectSendStream
-from loguru import logger
 
 from rlx_tui.engine.filing import Validator, validate_and_file
 from rlx_tui.engine.handoff import Fetched
@@ -36,6 +35,7 @@ from rlx_tui.events import (
     ValidationStarted,
 )
 from rlx_tui.kinds import ErrorKind, FatalKind, PartitionState, Zone
+from rlx_tui.logs import logger
 from rlx_tui.partitions import ObjectRef, PartitionKey
 from rlx_tui.settings import RetryPolicy
 from rlx_tui.sources.base import Cancelled, FetchResult, Source, SourceError, classify

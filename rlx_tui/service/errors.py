@@ -8,12 +8,15 @@ the faces unchanged are re-exported here, so a face names them through the servi
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from rlx_tui.datadir import DataDirError as DataDirError
 from rlx_tui.fs_guard import FileRefused as FileRefused
 from rlx_tui.fs_guard import UnsafePathError as UnsafePathError
 from rlx_tui.kinds import SourceError as SourceError
-from rlx_tui.staging import StoreBusy as StoreBusy
+
+if TYPE_CHECKING:
+    from rlx_tui.staging import StoreBusy as StoreBusy
 
 __all__ = [
     "CertifyFailed",
@@ -48,6 +51,15 @@ class CertifyFailed(Exception):
 
 class UnreadableCertificate(ValueError):
     """The path given to verify is not a readable certificate file (one line, with the next step)."""
+
+
+def __getattr__(name: str) -> Any:
+    """``StoreBusy`` from :mod:`rlx_tui.staging` on first use: a face's start does not load staging."""
+    if name == "StoreBusy":
+        from rlx_tui.staging import StoreBusy
+
+        return StoreBusy
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def is_demo_lake_failure(exc: BaseException) -> bool:

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 
 import anyio
 from anyio.abc import ObjectSendStream
-from loguru import logger
 
 from rlx_tui.events import Event, PartitionFailed, RunFinished, Validated
 from rlx_tui.kinds import ErrorKind
+from rlx_tui.logs import logger
 from rlx_tui.partitions import Request
 
 if TYPE_CHECKING:

@@ -17,7 +17,8 @@ import types
 from typing import Any
 
 import botocore.client
-from loguru import logger
+
+from rlx_tui.logs import logger
 
 # captured before any lakeapi call can patch it; Any: botocore's stubs leave out the private call restored
 _BASE_CLIENT: Any = botocore.client.BaseClient

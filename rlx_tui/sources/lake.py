@@ -32,9 +32,9 @@ import botocore.loaders
 import botocore.session
 import pyarrow as pa
 import pyarrow.parquet as pq
-from loguru import logger
 
 from rlx_tui.atomic import HashingWriter, write_endpoint_config
+from rlx_tui.logs import logger
 from rlx_tui.partitions import ObjectRef, PartitionKey
 from rlx_tui.safety import check_endpoint_url
 from rlx_tui.schemas import FUNDING_TIME, TIME_COLUMNS, renames, to_canonical

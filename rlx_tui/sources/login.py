@@ -18,8 +18,8 @@ from enum import StrEnum
 from typing import Any
 
 import botocore.config
-from loguru import logger
 
+from rlx_tui.logs import logger
 from rlx_tui.sources.base import ErrorKind, SourceError
 from rlx_tui.sources.clients import uncached
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import time
 
-from loguru import logger
+from rlx_tui.logs import logger
 
 
 def freeze_heap() -> float:

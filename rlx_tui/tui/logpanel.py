@@ -6,11 +6,12 @@ import contextlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from loguru import logger
 from textual.app import App, ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Log, Static
+
+from rlx_tui.logs import logger
 
 MAX_LINES = 5_000
 LOG_FORMAT = "{time:HH:mm:ss} {level: <7} {message}"

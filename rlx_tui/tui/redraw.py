@@ -11,8 +11,7 @@ from collections import deque
 from functools import partial
 from typing import TYPE_CHECKING
 
-from loguru import logger
-
+from rlx_tui.logs import logger
 from rlx_tui.service.store import StoreStatus, timed_store_status
 from rlx_tui.tui.errors import one_line
 from rlx_tui.tui.logpanel import MAX_LINES, LogPanel

@@ -23,7 +23,6 @@ from rlx_tui.service import Discovery, latest_complete_day
 
 DEFAULT_SYMBOL = "BTC-USDT"
 DEFAULT_EXCHANGE = "BINANCE"
-DEFAULT_TABLES = ("trades",)
 DEFAULT_DAYS = 3
 
 
@@ -366,9 +365,9 @@ class SelectionScreen(Screen[None]):
             exchanges.set_values(discovery.exchanges, remembered.exchanges)
             start, end = remembered.start, remembered.end
         else:
-            tables.set_values(
-                _ordered_tables(discovery.tables), _first_present(DEFAULT_TABLES, discovery.tables)
-            )
+            # the same default as the CLI: every default table the source holds (service.requests)
+            defaults = _first_present(discovery.default_tables, discovery.tables)
+            tables.set_values(_ordered_tables(discovery.tables), defaults)
             symbols.set_values(discovery.symbols, _first_present((DEFAULT_SYMBOL,), discovery.symbols))
             exchanges.set_values(
                 discovery.exchanges, _first_present((DEFAULT_EXCHANGE,), discovery.exchanges)

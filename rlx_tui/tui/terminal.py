@@ -12,8 +12,9 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from loguru import logger
 from textual.app import App
+
+from rlx_tui.logs import logger
 
 TEXTUAL_OUTPUT_THREAD = "textual-output"  # the name of the thread that writes Textual's screen updates
 

@@ -17,11 +17,14 @@ validated anything yet never pays for them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rlx_tui.partitions import PartitionKey
-from rlx_tui.validation.continuity import DayBounds, validate_range
 from rlx_tui.validation.findings import Finding, PartitionReport, Severity
 from rlx_tui.validation.thresholds import DEFAULT_THRESHOLDS, DerivedGapLimits, GapLimits, Thresholds
+
+if TYPE_CHECKING:
+    from rlx_tui.validation.continuity import DayBounds, validate_range
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -51,3 +54,12 @@ def validate_partition(
     return validate(
         path, key, expected_rows=expected_rows, expected_sha256=expected_sha256, thresholds=thresholds
     )
+
+
+def __getattr__(name: str) -> Any:
+    """The continuity checks on first use: reading sidecars (``staging``, ``status``) needs only findings."""
+    if name in ("DayBounds", "validate_range"):
+        from rlx_tui.validation import continuity
+
+        return getattr(continuity, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

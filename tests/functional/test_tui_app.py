@@ -33,7 +33,10 @@ async def replace(pilot: Pilot[int], text: str) -> None:
 
 
 async def choose(pilot: Pilot[int], app: RlxApp, start: str | None = None, end: str | None = None) -> None:
-    """Keyboard only: a date range, then trades + book (trades is preselected), BTC-USDT, BINANCE.
+    """Keyboard only: a date range, then trades + book, BTC-USDT, BINANCE.
+
+    The tables list preselects the CLI's defaults (all three tables the lake holds):
+    book_delta_v2 is unticked.
 
     Without dates, edit the preselected range (2024-01-08 .. 2024-01-10) as a person would:
     start -> 2024-01-01, end -> 2024-01-03.
@@ -50,7 +53,7 @@ async def choose(pilot: Pilot[int], app: RlxApp, start: str | None = None, end: 
     else:
         await replace(pilot, end)
     await pilot.press("tab")  # the tables list
-    await pilot.press("down", "space")  # book
+    await pilot.press("down", "down", "space")  # untick book_delta_v2 (trades, book stay ticked)
     await pilot.pause()
 
 
