@@ -34,15 +34,9 @@ STOPPED_CLEANLY = "stopped cleanly, nothing partial kept; run the same command a
 
 
 def run_tui(settings: Settings) -> int:
-    from rlx_tui.service.workspace import WorkspaceOpener
+    from rlx_tui.tui.app import run_app
 
-    opener = WorkspaceOpener(settings)  # the demo lake starts while Textual is imported and paints
-    try:
-        from rlx_tui.tui.app import run_app
-    except BaseException:
-        opener.close()
-        raise
-    return run_app(settings, opener)
+    return run_app(settings)
 
 
 def _start(args: argparse.Namespace) -> tuple[Settings, tuple[Any, ...]]:

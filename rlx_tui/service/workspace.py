@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -254,49 +254,3 @@ def open_workspace(settings: Settings) -> Iterator[Workspace]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with open_source(settings) as source:
         yield Workspace(settings, source)
-
-
-class WorkspaceOpener:
-    """:func:`open_workspace` started at once in a thread, so a face's own start overlaps it.
-
-    The dashboard starts one before it imports Textual: the demo lake's server process
-    starts (and lakeapi imports) while Textual loads and paints. :meth:`opened` is the
-    face's workspace factory (it waits for the thread); :meth:`close` closes what was
-    opened (stops the demo lake), whether or not the face ever asked for it.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        import threading
-
-        self._settings = settings
-        self._stack = ExitStack()
-        self._workspace: Workspace | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._open, args=(settings,), name="rlx-open-workspace", daemon=True
-        )
-        self._thread.start()
-
-    def _open(self, settings: Settings) -> None:
-        try:
-            self._workspace = self._stack.enter_context(open_workspace(settings))
-        except BaseException as exc:  # handed to the face when it asks (its own error path)
-            self._error = exc
-
-    @contextmanager
-    def opened(self) -> Iterator[Workspace]:
-        """The workspace once opened (blocking), or the error opening it raised."""
-        self._thread.join()
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-        if self._workspace is None:  # asked again after the first opening failed: open afresh
-            with open_workspace(self._settings) as workspace:
-                yield workspace
-            return
-        yield self._workspace
-
-    def close(self) -> None:
-        """Blocking: wait for the opening to end, then close what it opened."""
-        self._thread.join()
-        self._stack.close()

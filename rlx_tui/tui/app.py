@@ -46,7 +46,6 @@ from rlx_tui.service import (
     open_workspace,
 )
 from rlx_tui.service.effects import library_effects
-from rlx_tui.service.workspace import WorkspaceOpener
 from rlx_tui.settings import Settings, redact
 from rlx_tui.tui.certify_tasks import CertifyTasks
 from rlx_tui.tui.commands import RlxCommands
@@ -392,21 +391,14 @@ class RlxApp(App[int]):
 _ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*): ")  # rich's last traceback line: "TypeName: text"
 
 
-def run_app(settings: Settings, opener: WorkspaceOpener | None = None) -> int:
-    """Run the dashboard until the user quits; returns the exit code.
-
-    ``opener``: the workspace already being opened in a thread (the CLI starts it before it
-    imports this module, so the demo lake starts while Textual loads); closed here.
-    """
-    factory = opener.opened if opener is not None else None
-    app = RlxApp(settings, workspace_factory=factory, options=AppOptions(handle_signals=True))
+def run_app(settings: Settings) -> int:
+    """Run the dashboard until the user quits; returns the exit code."""
+    app = RlxApp(settings, options=AppOptions(handle_signals=True))
     with library_effects():  # held until the demo lake is stopped; undone before the exit line
         try:
             app.run()
         finally:
             app.close_workspace()
-            if opener is not None:
-                opener.close()
     message = app.crash_message
     if message:  # printed once the terminal is back to normal, as one line
         app.log_crash()

@@ -11,6 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rlx_tui.partitions import Request
+from rlx_tui.service.certify import (
+    CertifyResult,
+    IssuedCertificate,
+    VerifyReport,
+    certify,
+    latest_certificate,
+    verify,
+)
 from rlx_tui.tui.certify import CertifyPanel
 from rlx_tui.tui.errors import one_line
 from rlx_tui.tui.messages import Certified, Task, Verified, in_thread
@@ -18,7 +26,6 @@ from rlx_tui.tui.screens import TextScreen, VerifyScreen
 from rlx_tui.tui.text import human_bytes
 
 if TYPE_CHECKING:
-    from rlx_tui.service.certify import CertifyResult, IssuedCertificate, VerifyReport
     from rlx_tui.tui.app import RlxApp
 
 
@@ -64,8 +71,6 @@ class CertifyTasks:
     def _issue(self, request: Request) -> CertifyResult:
         """Blocking: the service's certify, the same use case as ``rlx-tui certify``."""
         assert self._app.workspace is not None
-        from rlx_tui.service.certify import certify  # cryptography: loaded after the first frame
-
         return certify(self._app.workspace, request)
 
     def certified(self, result: CertifyResult) -> None:
@@ -96,8 +101,6 @@ class CertifyTasks:
         """The newest certificate in the data directory, or None (also before the source is open)."""
         if self._app.workspace is None:
             return None
-        from rlx_tui.service.certify import latest_certificate  # imported already by the opening thread
-
         return latest_certificate(self._app.workspace.data_dir)
 
     def verify(self) -> None:
@@ -113,8 +116,6 @@ class CertifyTasks:
     def _verify(self, path: Path) -> VerifyReport:
         """Blocking: the service's verify against this data directory (as ``rlx-tui verify --data-dir``)."""
         assert self._app.workspace is not None
-        from rlx_tui.service.certify import verify
-
         return verify(path, self._app.workspace.data_dir)
 
     def verified(self, report: VerifyReport) -> None:

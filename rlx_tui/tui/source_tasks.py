@@ -127,8 +127,6 @@ class SourceTasks:
         stack = ExitStack()
         workspace = stack.enter_context(self._factory())
         self._stack = stack
-        import rlx_tui.service.certify  # noqa: F401 (loaded here, off the event loop, not before the first frame)
-
         return workspace
 
     def opened(self, workspace: Workspace) -> None:
