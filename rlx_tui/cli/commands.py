@@ -7,10 +7,11 @@ register in :data:`COMMANDS` and get their flags in :func:`~.parsing.build_parse
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rlx_tui.cli import render
 from rlx_tui.cli.exits import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, CliError, source_failure
@@ -102,11 +103,15 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from rlx_tui.runs.commands import run_report
     from rlx_tui.service.store import store_status
 
     status = store_status(settings.data_dir)
-    run, run_lines = run_report(settings.data_dir)
+    run: dict[str, Any] | None = None
+    run_lines: list[str] = []
+    if os.path.lexists(settings.data_dir / "runs"):  # the run machinery (anyio...) only if a run was made
+        from rlx_tui.runs.commands import run_report
+
+        run, run_lines = run_report(settings.data_dir)
     summary = None
     if args.start is not None or args.end is not None:
         request = request_from_args(args)
