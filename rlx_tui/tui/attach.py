@@ -145,7 +145,9 @@ class Attachment:
 
     def _send(self, what: str, command: Command, then: Callable[[], None] | None = None) -> None:
         run = self.run
-        if run is None:
+        if run is None:  # it ended meanwhile: nothing to send
+            if then is not None:
+                then()
             return
         guarded(self._app, Task.COMMAND, self._command(run, what, command, then))
 
