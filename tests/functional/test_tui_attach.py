@@ -119,10 +119,14 @@ async def test_dashboard_attaches_steers_and_detaches(
             await wait_for(pilot, lambda: shown_ready(app) == expected, timeout=2.0)
             assert time.monotonic() - opened < 2.0
             assert app.state.total == DAYS
-            app.refresh_now()
-            text = screen_text(app)
-            assert f"{expected}/{DAYS}" in text and "paused (p resumes)" in text
-            assert f"attached to run {running.number} (pid {running.pid})" in text
+            heading = f"attached to run {running.number} (pid {running.pid})"
+
+            def dashboard_shows_run() -> bool:
+                app.refresh_now()
+                text = screen_text(app)
+                return f"{expected}/{DAYS}" in text and "paused (p resumes)" in text and heading in text
+
+            await wait_for(pilot, dashboard_shows_run, timeout=5)  # drawn on the next frames
             zone_ready = re.compile(rf"│ ready\s+{expected}\s")  # the zones panel, from ready/ on disk
 
             def zones_show_ready() -> bool:
