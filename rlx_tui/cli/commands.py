@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -171,6 +172,21 @@ def _run_command(name: str) -> Command:
     return command
 
 
+def cmd_attach(args: argparse.Namespace, settings: Settings) -> int:
+    """The dashboard on the data directory's live run; exit 2 with the last run's line if none is live."""
+    from rlx_tui.runs.commands import EXIT_NO_RUN, latest_view, not_live_line
+    from rlx_tui.runs.liveness import Condition
+
+    view = latest_view(settings.data_dir)
+    if view is None or view.condition is not Condition.LIVE:
+        why = "no run yet" if view is None else not_live_line(view)
+        print(f"rlx-tui: no live run in {settings.data_dir}: {why}", file=sys.stderr, flush=True)
+        return EXIT_NO_RUN
+    from rlx_tui.cli.program import run_tui
+
+    return run_tui(settings)
+
+
 COMMANDS: dict[str, Command] = {
     "test-connection": cmd_test_connection,
     "list-inventory": cmd_list_inventory,
@@ -179,6 +195,7 @@ COMMANDS: dict[str, Command] = {
     "status": cmd_status,
     "certify": cmd_certify,
     "verify": cmd_verify,
+    "attach": cmd_attach,
     "stop": _run_command("stop"),
     "pause": _run_command("pause"),
     "resume": _run_command("resume"),

@@ -1,4 +1,4 @@
-"""The flags of the run commands (``download --detach``, ``stop``, ``pause``, ``resume``, ``logs``).
+"""The flags of the run commands (``download --detach``, ``attach``, ``stop``, ``pause``, ``logs``, ...).
 
 Only :mod:`argparse` here, so that building the CLI's parser (``--help``) imports
 nothing of the run machinery.
@@ -24,6 +24,7 @@ def add_run_parsers(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     stop = add("stop", "stop the live run after the partitions in flight (or --abort them)")
     stop.add_argument("--abort", action="store_true", help="discard the partitions in flight instead")
     stop.add_argument("--no-wait", action="store_true", help="return at once; do not wait for the end")
+    add("attach", "open the dashboard on the live run (q detaches: the run goes on)")
     add("pause", "pause the live run: the partitions in flight finish, no new one starts")
     add("resume", "resume the paused live run")
     logs = add("logs", "print the events of the latest run (--json: its journal lines)")

@@ -164,6 +164,7 @@ class RlxApp(App[int]):
             self.terminal.install()
         self.set_interval(self.options.tick_seconds, self.redrawer.tick, name="redraw")
         self.sources.start()
+        self.runs.attach_to_live_run()
 
     def on_unmount(self) -> None:
         self._effects.close()
@@ -264,7 +265,7 @@ class RlxApp(App[int]):
             self.sources.estimate_failed(text)
         elif task is Task.ZONES:
             self.redrawer.store_poll_ended()
-        elif task in (Task.RUN, Task.EVENTS):
+        elif task in (Task.RUN, Task.EVENTS, Task.ATTACH):
             self.runs.failed(text)
         elif task is Task.CERTIFY:
             self.certificates.certify_failed(error)
@@ -293,7 +294,8 @@ class RlxApp(App[int]):
             "start": self.request is not None and not active and self.workspace is not None,
             "pause": phase in ("running", "paused"),
             "stop": phase in ("running", "paused", "starting"),
-            "retry": self.request is not None and not active and self.workspace is not None,
+            "retry": self.runs.attached
+            or (self.request is not None and not active and self.workspace is not None),
             "certify": self.state.certify_blocker() is None,
             "verify": self.workspace is not None,
             "toggle_log": self.dashboard.ready,

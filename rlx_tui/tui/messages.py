@@ -42,6 +42,8 @@ class Task(StrEnum):
     DRILL = "drill"
     REMEMBER = "remember"
     SHUTDOWN = "shutdown"
+    ATTACH = "attach"  # following a detached run
+    COMMAND = "run-command"  # a command to a detached run
 
 
 @dataclass

@@ -13,6 +13,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 from rlx_tui.events import Event, PartitionFailed, PlanReady, RecoveryDone, RunFinished, Validated
 from rlx_tui.partitions import Request
 from rlx_tui.service import EXIT_GRACE_SECONDS, RunHandle, start_run
+from rlx_tui.tui.attach import Attachment
 from rlx_tui.tui.errors import run_next_step
 from rlx_tui.tui.heap import freeze_heap
 from rlx_tui.tui.last_request import last_request_path, write_last_request
@@ -31,6 +32,8 @@ STORE_CHANGING_EVENTS = PlanReady | Validated | RecoveryDone | PartitionFailed |
 class RunControl:
     """Runs ``engine.run`` for the app's request as an async worker, a second worker folding its events.
 
+    Or, when the data directory has a live detached run, follows that one instead
+    (:attr:`attachment`): the keys then go to its socket, and leaving detaches.
     The app owns one; an error in its workers arrives as a :class:`~.messages.TaskFailed`.
     """
 
@@ -44,11 +47,28 @@ class RunControl:
         self._run_done = asyncio.Event()
         self._run_done.set()
         self._validated = 0
+        self.attachment = Attachment(app, self.fold)
+
+    @property
+    def attached(self) -> bool:
+        """True while the dashboard follows a detached run (its keys go to the run's socket)."""
+        return self.attachment.live
+
+    def attach_to_live_run(self) -> None:
+        """Show the data directory's live detached run, if there is one (else say how the last ended)."""
+        self.attachment.look_for_run()
 
     # -- starting and steering --------------------------------------------------------------------
     def start(self, request: Request, retry_quarantined: bool = False) -> bool:
         """Start acquiring ``request`` (resumes: ready partitions are skipped). False if refused."""
         app = self._app
+        if self.attached:
+            if retry_quarantined:
+                self.attachment.retry()
+                return True
+            number = self.attachment.run.number if self.attachment.run else "?"
+            app.notify(f"Run {number} is running in the background: x stops it.", severity="warning")
+            return False
         if app.workspace is None:
             app.notify("The source is not open yet.", severity="warning")
             return False
@@ -73,11 +93,17 @@ class RunControl:
 
     def toggle_pause(self) -> None:
         """Pause a running run, or resume a paused one."""
+        if self.attached:
+            self.attachment.toggle_pause()
+            return
         if self.handle is not None and self._app.state.run_active:
             self.handle.toggle_pause()
 
     def stop(self) -> None:
         """Stop after the partitions in flight (the next start resumes)."""
+        if self.attached:
+            self.attachment.stop()
+            return
         if self.handle is not None and self._app.state.run_active:
             self.handle.stop(abort=False)
 
@@ -109,17 +135,21 @@ class RunControl:
     async def _consume(self, receive: ObjectReceiveStream[Event]) -> None:
         async with receive:
             async for event in receive:
-                self.events_seen += 1
-                self._app.state.apply(event)
-                if isinstance(event, STORE_CHANGING_EVENTS):
-                    self._app.redrawer.store_changed()
-                if isinstance(event, Validated):
-                    self._validated += 1
-                    if self._validated in WARM_UP_FREEZES:
-                        # the workers' clients and caches exist now: keep GC off them
-                        self.freeze_seconds.append(freeze_heap())
-                if isinstance(event, RunFinished):
-                    self._finished(event)
+                self.fold(event)
+
+    def fold(self, event: Event) -> None:
+        """One event of the run (in-process or followed) into the dashboard's state."""
+        self.events_seen += 1
+        self._app.state.apply(event)
+        if isinstance(event, STORE_CHANGING_EVENTS):
+            self._app.redrawer.store_changed()
+        if isinstance(event, Validated):
+            self._validated += 1
+            if self._validated in WARM_UP_FREEZES:
+                # the workers' clients and caches exist now: keep GC off them
+                self.freeze_seconds.append(freeze_heap())
+        if isinstance(event, RunFinished):
+            self._finished(event)
 
     def _finished(self, event: RunFinished) -> None:
         app = self._app
@@ -144,6 +174,9 @@ class RunControl:
         app = self._app
         if self.quitting:
             return
+        if self.attached:
+            self.attachment.ask_to_leave(self._detach)
+            return
         if app.state.run_active and self.handle is not None:
             question = (
                 "A run is in progress.\n\nStop it and quit? Partitions in flight are discarded "
@@ -161,11 +194,24 @@ class RunControl:
             self._app.shutdown(0)
 
     def shutdown(self, code: int = 0) -> None:
-        """Stop the run (abandoning in-flight partitions, which the engine cleans up), then exit."""
+        """Stop the run (abandoning in-flight partitions, which the engine cleans up), then exit.
+
+        Attached to a detached run, only detach (the terminal went away: the run goes on).
+        """
         if self.quitting:
+            return
+        if self.attached:
+            self._detach(code)
             return
         self.quitting = True
         guarded(self._app, Task.SHUTDOWN, self._stop_and_exit(code))
+
+    def _detach(self, code: int = 0) -> None:
+        """Leave the dashboard; the detached run goes on."""
+        if self.quitting:
+            return
+        self.quitting = True
+        self._app.exit(code, return_code=code)
 
     async def _stop_and_exit(self, code: int) -> None:
         app = self._app

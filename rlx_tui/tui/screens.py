@@ -142,3 +142,44 @@ def partition_report(partition_id: str, view: PartitionView | None, manifest: di
     lines.append(Text("\nSidecar (_manifest.json)", style="bold"))
     lines.append(Text(json.dumps(manifest, indent=2, sort_keys=True, default=str)))
     return Group(*lines)
+
+
+class DetachScreen(ModalScreen[str | None]):
+    """Leaving a dashboard attached to a detached run: detach (d), stop the run (s), or stay (Escape)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("d", "answer('detach')", "Detach", id="detach-detach"),
+        Binding("s", "answer('stop')", "Stop the run", id="detach-stop"),
+        Binding("escape,n", "stay", "Stay", id="detach-stay"),
+    ]
+
+    def __init__(self, number: int) -> None:
+        super().__init__(classes="modal")
+        self.number = number
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(
+                f"Run {self.number} runs in the background.\n\nDetach: the run goes on "
+                "(`rlx-tui attach` shows it again). Stop: it stops after the partitions in flight.",
+                classes="dialog-body",
+                markup=False,
+            )
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Detach (d)", id="detach", variant="primary", compact=True)
+                yield Button("Stop the run (s)", id="stop", variant="error", compact=True)
+                yield Button("Stay (esc)", id="stay", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#detach", Button).focus()
+
+    def action_answer(self, choice: str) -> None:
+        self.dismiss(choice)
+
+    def action_stay(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None if event.button.id == "stay" else event.button.id)
