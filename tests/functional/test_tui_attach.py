@@ -194,5 +194,6 @@ async def test_without_a_live_run_the_dashboard_says_how_the_last_one_ended(
             assert line.endswith("last run: run 1 finished at " + line.split(" at ")[-1])
             assert line.endswith(", 2 of 2 ready")  # the line the log panel shows
             assert not app.runs.attached and app.state.phase == "idle"  # the selection screen, as before
+            await wait_for(pilot, lambda: app.discovery is not None, timeout=30)  # left once listed
     finally:
         app.close_workspace()
