@@ -93,7 +93,11 @@ def test_status_pause_resume_logs_and_stop_of_a_detached_run(slow_lake: DemoLake
     started = json.loads(start.stdout)
     assert started["number"] == 1 and Path(started["journal"]).is_file()
 
+    deadline = time.monotonic() + 30  # "starting" until the host has listed and planned (slow under load)
     code, out, _ = face(data_dir, "status")
+    while out.startswith("run 1 starting") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        code, out, _ = face(data_dir, "status")
     assert code == 0
     lines = out.splitlines()
     assert re.match(rf"run 1 running \(pid {started['pid']} since \d\d:\d\d\)", lines[0])
