@@ -109,7 +109,12 @@ def test_status_pause_resume_logs_and_stop_of_a_detached_run(slow_lake: DemoLake
 
     code, out, err = face(data_dir, "pause")
     assert code == 0 and out.startswith("run 1: paused"), err
-    assert face(data_dir, "status")[1].startswith("run 1 paused")
+    deadline = time.monotonic() + 15  # the engine's own "paused" event reaches the status a moment later
+    status = face(data_dir, "status")[1]
+    while not status.startswith("run 1 paused") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status = face(data_dir, "status")[1]
+    assert status.startswith("run 1 paused"), status
     code, out, _ = face(data_dir, "logs")
     assert code == 0
     assert re.search(r"^\d\d:\d\d run 000001-\S+ opened by pid \d+$", out, re.M)
