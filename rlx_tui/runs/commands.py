@@ -262,10 +262,14 @@ def cmd_stop(args: argparse.Namespace, settings: Settings, *, out: TextIO | None
 
 
 async def _settled(paths: RunPaths, patience: float) -> RunView:
-    """The run's view once it is no longer live (its journal has ended: run.json follows at once)."""
+    """The run's view once it is no longer live (its journal has ended: run.json follows at once).
+
+    A host that has removed its socket but not yet exited reads as unresponsive for a moment:
+    that is waited out too, so a clean stop is reported as stopped.
+    """
     view = await inspect_run(paths)
     with anyio.move_on_after(patience):
-        while view.condition is Condition.LIVE:
+        while view.condition in (Condition.LIVE, Condition.UNRESPONSIVE):
             await anyio.sleep(0.1)
             view = await inspect_run(paths)
     return view
