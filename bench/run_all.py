@@ -15,6 +15,8 @@ BENCHES = [
     ["tui_memory.py"],
     ["listing_bench.py"],
     ["demo_seed.py"],
+    ["startup.py", "--runs", "3"],
+    ["journal_replay.py"],
 ]
 
 

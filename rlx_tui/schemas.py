@@ -197,9 +197,8 @@ CONTRACTS: dict[str, TableContract] = {
     )
 }
 
-# Kept for callers that index by table (the ready schema of every table with a contract).
+# The raw schema of every table with a contract (the demo lake writes these).
 RAW_SCHEMAS: dict[str, pa.Schema] = {name: c.raw for name, c in CONTRACTS.items()}
-CANONICAL_SCHEMAS: dict[str, pa.Schema] = {name: c.ready for name, c in CONTRACTS.items()}
 GENERIC_REQUIRED = _TIMES_AND_KEYS
 
 

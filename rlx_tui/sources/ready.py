@@ -12,7 +12,6 @@ rows arrived. Same rows in, same bytes out.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Final, Literal
@@ -36,7 +35,6 @@ from rlx_tui.schemas import (
 # as Crypto Lake's own objects; zstd saved ~18% on book but cost ~25% more time
 READY_COMPRESSION: Final = "snappy"
 READY_CELLS_PER_GROUP = 524_288  # rows x columns per row group (65,536 delta rows): ~4 MB buffered
-DAY_NS = 86_400 * 1_000_000_000
 SEQUENCE = "sequence_number"
 
 
@@ -214,11 +212,6 @@ def segments(data: pa.Table, rows: Iterable[int]) -> list[pa.Table]:
     return out
 
 
-def day_bounds_ns(day: dt.date) -> tuple[int, int]:
-    start = int(dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).timestamp()) * 1_000_000_000
-    return start, start + DAY_NS
-
-
 # -- writing -----------------------------------------------------------------------------------------
 
 
@@ -240,7 +233,6 @@ class ReadyWriter:
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
         self._group = 0
-        self.rows = 0
 
     def write(self, data: pa.Table) -> None:
         if self._writer is None or self._schema is None:
@@ -265,7 +257,6 @@ class ReadyWriter:
         head = combined.slice(0, rows).combine_chunks()
         rest = combined.slice(rows)
         self._writer.write_table(head, row_group_size=rows)
-        self.rows += head.num_rows
         self._pending = [rest] if rest.num_rows else []
         self._pending_rows = rest.num_rows
 

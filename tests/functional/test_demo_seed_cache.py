@@ -236,7 +236,9 @@ def _keys_of(data_dir: Path) -> set[tuple[str, str]]:
     return {(bucket, key) for bucket, key, _ in index["objects"]}
 
 
-def test_the_demo_source_restarts_from_its_seed_and_its_cached_listing(tmp_path: Path) -> None:
+def test_the_demo_source_restarts_from_its_seed_and_its_cached_listing(
+    tmp_path: Path, lakeapi_home: Path
+) -> None:
     from rlx_tui.service import open_workspace
     from rlx_tui.settings import load_settings
 

@@ -50,8 +50,10 @@ MAX_OBJECTS_BYTES = 1 << 30  # a larger lake is generated at every start, not ca
 MAX_ENTRIES = 1_000_000
 STALE_TEMP_SECONDS = 600.0  # a temporary seed older than this was left by a process that died
 SEED_DIR_KEY = "seed_data_dir"  # in the startup JSON: the data directory to keep the seed in
-# What decides the bytes stored besides the configuration: the code that makes them.
-GENERATOR_MODULES = ("synth.py", "objects.py", "layout.py", "streams.py", "traits.py", "faults.py")
+# What decides the bytes stored besides the configuration: the code that makes them (every module of
+# the demo lake, since the server decides the corrupt, empty and zero-row objects; the keys come from
+# partitions.py, the columns from schemas.py).
+CORE_MODULES = ("schemas.py", "partitions.py")
 AT_REST_FAULTS = ("corrupt", "missing", "empty", "zero_rows")
 UNSTORED = ("access_key", "secret_key", "username")  # served, never stored: not part of the identity
 
@@ -59,7 +61,11 @@ Put = tuple[str, str, bytes]  # (bucket, key, bytes)
 
 
 class SeedRefused(ValueError):
-    """A seed on disk that must not be served (missing, stale, altered, or reached through a link)."""
+    """A seed on disk that must not be served (missing, stale, damaged, or reached through a link).
+
+    The sha256 lives in the same unsigned index: it catches damage (a torn write, a flipped byte),
+    not a deliberate forgery by someone who can write the data directory anyway.
+    """
 
 
 def seed_identity(config: DemoLakeConfig) -> dict[str, Any]:
@@ -76,10 +82,10 @@ def code_fingerprint() -> str:
 
     digest = hashlib.sha256()
     here = Path(__file__).parent
-    for name in GENERATOR_MODULES:
-        digest.update(name.encode() + b"\0" + (here / name).read_bytes() + b"\0")
-    schemas = here.parent.parent / "schemas.py"
-    digest.update(schemas.read_bytes())
+    root = here.parent.parent
+    sources = [*sorted(here.glob("*.py")), *(root / name for name in CORE_MODULES)]
+    for path in sources:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     for package in ("numpy", "pyarrow"):
         digest.update(f"{package}={version(package)};".encode())
     return digest.hexdigest()

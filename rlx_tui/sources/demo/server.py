@@ -164,7 +164,7 @@ def read_seed(config: DemoLakeConfig, cache: SeedCache) -> list[Put] | None:
     """The verified puts of the seed in ``cache``, or None (the reason on stderr) if it is refused."""
     try:
         return cache.load(expected_keys(config, wanted_states(config, config.faults or DemoFaults())))
-    except (SeedRefused, OSError) as exc:
+    except (SeedRefused, OSError, ValueError) as exc:  # ValueError: a NUL in the path, a bad index
         print(f"demo lake: seed cache not used, generating: {exc}", file=sys.stderr, flush=True)
         return None
 
@@ -416,7 +416,7 @@ def _save_seed(cache: SeedCache, puts: list[Put]) -> None:
     try:
         if not cache.save(puts):
             print("demo lake: too large for the seed cache; generated at every start", file=sys.stderr)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         print(f"demo lake: seed cache not saved: {exc}", file=sys.stderr, flush=True)
 
 
