@@ -243,6 +243,7 @@ class StagingStore:
         process or another, a second ``lock()`` is refused as before.
         """
         if self._lock_depth and self._nested_ok:
+            self.check_layout()  # every pass checks the layout again, as an unnested lock does
             self._lock_depth += 1
             try:
                 yield

@@ -44,6 +44,10 @@ class RunGone(RunError):
     """The run cannot be reached (or is not who its socket claims): it ended, died, or hangs."""
 
 
+class RunEnded(RunGone):
+    """The run is not there any more to answer: no socket, a stale one, or it closed while ending."""
+
+
 class CommandFailed(RunError):
     """The run answered and refused the command."""
 
@@ -152,7 +156,7 @@ class RunClient:
         except TimeoutError:
             raise RunGone(f"{self.label} did not answer within {self.timeout:g} s (it may hang)") from None
         except (*_GONE, anyio.DelimiterNotFound, OSError):
-            raise RunGone(f"{self.label} closed the connection without answering (it is ending?)") from None
+            raise RunEnded(f"{self.label} closed the connection without answering (it is ending?)") from None
         try:
             reply = Reply.parse(line)
         except ProtocolError as exc:
@@ -179,9 +183,11 @@ class RunClient:
         except (UnsafeRunDir, UnsafePathError) as exc:
             raise RunGone(f"{label} is not trusted: {exc}") from None
         except FileNotFoundError:
-            raise RunGone(f"{label} is not running: it has no control socket") from None
+            raise RunEnded(f"{label} is not running: it has no control socket") from None
         except ConnectionRefusedError:
-            raise RunGone(f"{label} is not running: its control socket is stale (its process died)") from None
+            raise RunEnded(
+                f"{label} is not running: its control socket is stale (its process died)"
+            ) from None
         except OSError as exc:
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
             if exc.errno in (errno.EACCES, errno.EPERM):

@@ -29,10 +29,10 @@ from rlx_tui.events import Event, Throughput
 from rlx_tui.headless import describe
 from rlx_tui.partitions import Request
 from rlx_tui.runs import arguments
-from rlx_tui.runs.client import RunClient, RunError
+from rlx_tui.runs.client import RunClient, RunEnded, RunError
 from rlx_tui.runs.codec import DEFAULT_CODEC, EventCodec
 from rlx_tui.runs.journal import JournalEntry, encode_line, read_journal
-from rlx_tui.runs.launcher import RunStartError, start_detached
+from rlx_tui.runs.launcher import RunAlreadyLive, RunStartError, start_detached
 from rlx_tui.runs.liveness import Condition, RunView, clock, describe_dead_run, inspect_run, latest_run
 from rlx_tui.runs.paths import RunPaths
 from rlx_tui.runs.record import Outcome
@@ -53,11 +53,6 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _emit_json(payload: Any) -> None:
-    print(json.dumps(payload, default=str), flush=True)
-
-
-# -- parsers ------------------------------------------------------------------------------------------
 # -- finding the run ----------------------------------------------------------------------------------
 def latest_view(data_dir: Path) -> RunView | None:
     """The newest run of ``data_dir`` and its condition (None before the first run)."""
@@ -121,7 +116,7 @@ def cmd_download_detached(
         )
     except RunStartError as exc:
         _say(f"rlx-tui: {exc}")
-        return EXIT_NO_RUN if "already running" in str(exc) else EXIT_UNREACHABLE
+        return EXIT_NO_RUN if isinstance(exc, RunAlreadyLive) else EXIT_UNREACHABLE
     if getattr(args, "json", False):
         payload = {"run_id": info.run_id, "number": info.number, "pid": info.pid}
         payload["journal"] = str(info.paths.journal)
@@ -248,10 +243,11 @@ def cmd_stop(args: argparse.Namespace, settings: Settings, *, out: TextIO | None
 
     try:
         anyio.run(wait_for_end)
-    except RunError as exc:  # it ended between our two connections, or died
-        if "not running" not in str(exc) and "closed the connection" not in str(exc):
-            _say(f"rlx-tui: {exc}")
-            return EXIT_UNREACHABLE
+    except RunEnded:  # it ended between our two connections
+        pass
+    except RunError as exc:  # it died, hangs, or is not who it claims
+        _say(f"rlx-tui: {exc}")
+        return EXIT_UNREACHABLE
     view = anyio.run(_settled, client.paths, ENDING_SECONDS)
     if view.condition is Condition.LIVE:
         _say(f"rlx-tui: run {client.paths.number} has not ended after {STOP_WAIT_SECONDS:g} s")
@@ -322,7 +318,11 @@ def cmd_logs(args: argparse.Namespace, settings: Settings, *, out: TextIO | None
     if paths is None:
         _say(f"rlx-tui: no run in {settings.data_dir} yet")
         return EXIT_NO_RUN
-    last_seq = _print_journal(paths, as_json, out)
+    try:
+        last_seq = _print_journal(paths, as_json, out)
+    except (OSError, ValueError) as exc:  # a link, a directory or a FIFO where the journal should be
+        _say(f"rlx-tui: cannot read the journal of run {paths.number}: {exc}")
+        return EXIT_UNREACHABLE
     if not getattr(args, "follow", False):
         return EXIT_OK
     view = anyio.run(inspect_run, paths)

@@ -120,7 +120,6 @@ class ControlServer:
         self.target = target
         self.hub = hub
         self.viewers = 0
-        self.refused_peers = 0  # connections of another uid (instrumentation, tests)
         self._connections = 0
         self._listener: SocketListener | None = None
         self._group: TaskGroup | None = None
@@ -174,7 +173,6 @@ class ControlServer:
     async def _converse(self, stream: SocketStream) -> None:
         peer = peer_credentials(stream.extra(SocketAttribute.raw_socket))
         if peer.uid != os.geteuid():
-            self.refused_peers += 1
             logger.warning("control socket: refused a connection of uid {} (pid {})", peer.uid, peer.pid)
             await stream.send(reply_error(f"refused: uid {peer.uid} does not own this run"))
             return

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -312,7 +311,10 @@ def read_journal(
     """Every entry of the journal at ``path`` from ``from_seq`` on (no link followed; tolerant)."""
     fd = fs_guard.open_file(Path(data_dir), Path(path), os.O_RDONLY | os.O_NONBLOCK)
     try:
-        found = JournalRead(size=os.fstat(fd).st_size)
+        info = os.fstat(fd)
+        if not fs_guard.is_regular(info):  # a directory or FIFO in its place: refused, never read
+            raise fs_guard.FileRefused(f"{path} is not a regular file")
+        found = JournalRead(size=info.st_size)
         end = 0
         for line, end in iter_raw_lines(fd):  # noqa: B007 - ``end`` is used after the loop
             try:
@@ -330,11 +332,4 @@ def read_journal(
 
 def journal_digest(data_dir: Path, path: Path) -> str:
     """``sha256:<hex>`` of a finished journal (for the certificate), read without following links."""
-    fd = fs_guard.open_file(Path(data_dir), Path(path), os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        digest = hashlib.sha256()
-        while chunk := os.read(fd, _CHUNK):
-            digest.update(chunk)
-        return f"sha256:{digest.hexdigest()}"
-    finally:
-        os.close(fd)
+    return "sha256:" + fs_guard.sha256_file(Path(data_dir), Path(path))[0]

@@ -45,6 +45,10 @@ class RunStartError(RuntimeError):
     """The run could not be started; the message is one line with the next step."""
 
 
+class RunAlreadyLive(RunStartError):
+    """Another run of the data directory is live (one run per data directory)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RunInfo:
     """A run that started: where it lives, its process, and its first status."""
@@ -132,7 +136,7 @@ def start_detached(
     data_dir.mkdir(parents=True, exist_ok=True)  # as the foreground commands do
     live = anyio.run(find_live_run, data_dir)
     if live is not None:
-        raise RunStartError(
+        raise RunAlreadyLive(
             f"run {live.paths.number} is already running in {data_dir}: attach to it, or stop it first"
         )
     paths = allocate_run(data_dir)

@@ -47,14 +47,6 @@ def boot_id() -> str | None:
         return None
 
 
-def process_started(pid: int) -> float | None:
-    """When process ``pid`` started (seconds since the epoch), None if there is no such process."""
-    try:
-        return float(psutil.Process(pid).create_time())
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return None
-
-
 def identity_problem(record: RunRecord) -> str | None:
     """Why the PID in ``record`` is not the run's process any more, or None when it still is."""
     pid = record.pid

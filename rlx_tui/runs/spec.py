@@ -17,6 +17,7 @@ from typing import Any, cast
 
 from rlx_tui.partitions import Request, Waiver
 from rlx_tui.runs.journal import TICK_EVERY_SECONDS
+from rlx_tui.safety import check_text
 from rlx_tui.secret import Secret
 from rlx_tui.settings import Credentials, FetchMode, RetryPolicy, Settings, SourceName
 
@@ -44,9 +45,16 @@ def request_from_dict(data: dict[str, Any]) -> Request:
         symbols=tuple(str(s) for s in data["symbols"]),
         start=dt.date.fromisoformat(data["start"]),
         end=dt.date.fromisoformat(data["end"]),
-        waivers=tuple(
-            Waiver(str(w["partition"]), str(w["reason"]), str(w["by"])) for w in data.get("waivers") or ()
-        ),
+        waivers=tuple(_waiver(w) for w in data.get("waivers") or ()),
+    )
+
+
+def _waiver(data: dict[str, Any]) -> Waiver:
+    """A waiver read back from a file: texts checked as the CLI checks them (they go into certificates)."""
+    return Waiver(
+        check_text("waiver partition", str(data["partition"]), limit=200),
+        check_text("waiver reason", str(data["reason"]), limit=500),
+        check_text("waiver by", str(data["by"]), limit=100),
     )
 
 

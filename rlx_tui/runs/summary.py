@@ -136,8 +136,6 @@ class RunSummary:
     ended: bool = False
     outcome: str | None = None
     error: str | None = None
-    finished: RunFinished | None = None
-    opened: dict[str, Any] = field(default_factory=dict)  # the host's "opened" line
 
     def add(self, entry: JournalEntry) -> None:
         """Fold one entry (a live tick too)."""
@@ -191,7 +189,6 @@ class RunSummary:
             if not self.ended:
                 self.state = str(event.state)
         elif isinstance(event, RunFinished):
-            self.finished = event
             self.retries = max(self.retries, event.retries)
             self.workers.clear()
             for key, state in self.states.items():
@@ -201,9 +198,7 @@ class RunSummary:
                 self.error = event.fatal
 
     def _on_host(self, state: str, details: dict[str, Any]) -> None:
-        if state == "opened":
-            self.opened = dict(details)
-        elif state == "ended":
+        if state == "ended":
             self.ended = True
             self.state = "ended"
             self.outcome = str(details.get("outcome") or "unknown")

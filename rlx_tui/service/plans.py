@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rlx_tui.engine.plan import PlanError
+from rlx_tui.engine.plan import PlanError, build_plan
 from rlx_tui.engine.policy import disk_needed
 from rlx_tui.events import PlannedPartition
 from rlx_tui.kinds import PartitionState
@@ -128,7 +128,9 @@ def plan_request(
 
     request, listing, note = prepare_request(ws, request, clamp=clamp, listing=listing)
     try:
-        plan = ws.engine().plan(request, listing)
+        # the planner alone, not an engine: building one starts a run (the service's per-table
+        # download answers are forgotten), which a plan, asked on every selection change, must not do
+        plan = build_plan(request, listing, ws.store, ws.info.name, ws.settings.workers)
     except PlanError as exc:
         raise RequestError(str(exc)) from None
     again = refetch_bytes(plan) if retry_quarantined else 0

@@ -27,7 +27,6 @@ from rlx_tui.staging import SourceInfo, StagingStore
 from rlx_tui.units import human_bytes
 
 if TYPE_CHECKING:
-    from rlx_tui.engine.plan import Plan
     from rlx_tui.engine.run import Engine
     from rlx_tui.sources.base import Listing, Source
     from rlx_tui.sources.listing import Catalog
@@ -205,15 +204,6 @@ class Workspace:
                 f"{', '.join(request.exchanges)} between {request.start} and {request.end}{holds}: "
                 "check the names and the dates"
             )
-
-    def plan(self, request: Request, listing: Listing | None = None) -> Plan:
-        """The plan of ``request``: checked against the listing, within the plan size limit."""
-        from rlx_tui.service.requests import check_plan_size
-
-        listing = self.listing(request) if listing is None else listing
-        self.check_request(request, listing)
-        check_plan_size(request)
-        return self.engine().plan(request, listing)
 
     # -- the service's figures ------------------------------------------------------------
     def usage(self) -> tuple[Usage | None, str]:

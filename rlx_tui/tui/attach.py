@@ -51,8 +51,6 @@ class Attachment:
         self._app = app
         self._fold = fold
         self.run: LiveRun | None = None  # while attached
-        self.last: LiveRun | None = None  # the run attached last (tests read it)
-        self.entries_seen = 0  # journal entries and live ticks received (instrumentation)
 
     @property
     def live(self) -> bool:
@@ -97,7 +95,7 @@ class Attachment:
 
     def _attach(self, run: LiveRun) -> None:
         app = self._app
-        self.run = self.last = run
+        self.run = run
         app.request = run.request
         if run.request is not None:
             app.state.begin(run.request)
@@ -116,7 +114,6 @@ class Attachment:
         try:
             async with run.client.subscribe(from_seq=1) as entries:
                 async for entry in entries:
-                    self.entries_seen += 1
                     if entry.event is not None:
                         self._fold(entry.event)
                         if app.request is None and app.state.request is not None:

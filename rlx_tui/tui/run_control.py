@@ -145,7 +145,7 @@ class RunControl:
             self._app.redrawer.store_changed()
         if isinstance(event, Validated):
             self._validated += 1
-            if self._validated in WARM_UP_FREEZES:
+            if self._validated in WARM_UP_FREEZES and not self.attached:  # no workers here when attached
                 # the workers' clients and caches exist now: keep GC off them
                 self.freeze_seconds.append(freeze_heap())
         if isinstance(event, RunFinished):
