@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from rlx_tui import fs_guard
+from rlx_tui import datadir, fs_guard
 from rlx_tui.fs_guard import UnsafePathError
 from rlx_tui.staging import SIDECAR, StagingStore, Zone
 from tests.functional.hostile.attack import Sandbox, expect
 
-LAYOUT_DIRS = [
+# The attacker's own list (what the tester tried), then every directory the product says it owns:
+# an entry dropped from the product still fails here, a new one is attacked too.
+TRIED_DIRS = [
     "staging",
     "staging/tmp",
     "staging/raw",
@@ -26,6 +28,7 @@ LAYOUT_DIRS = [
     "runs",
     ".lake_cache",
 ]
+LAYOUT_DIRS = sorted(set(TRIED_DIRS) | set(datadir.LAYOUT_DIRS))
 FIXED_FILES = [
     "staging/.lock",
     "logs/rlx-tui.log",
@@ -34,6 +37,11 @@ FIXED_FILES = [
     "certificates/.lock",
     "staging/ready/manifest-sha256.txt",
 ]
+
+
+def test_the_product_guards_every_directory_the_tester_tried() -> None:
+    assert set(TRIED_DIRS) <= set(datadir.LAYOUT_DIRS)
+    assert set(FIXED_FILES) <= set(datadir.LAYOUT_FILES)
 
 
 def replace_with_link(path: Path, target: Path) -> None:
