@@ -19,10 +19,8 @@ from textual.widgets import Button, Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from rlx_tui.partitions import KNOWN_TABLES, Request
-from rlx_tui.service import Discovery, latest_complete_day
+from rlx_tui.service import DEFAULT_EXCHANGES, DEFAULT_SYMBOLS, Discovery, date_problem, latest_complete_day
 
-DEFAULT_SYMBOL = "BTC-USDT"
-DEFAULT_EXCHANGE = "BINANCE"
 DEFAULT_DAYS = 3
 
 
@@ -68,30 +66,9 @@ def check_range(
         return RangeCheck(
             start, None, f"end {end_text.strip() or '(empty)'} is not a date: type YYYY-MM-DD", "end"
         )
-    if end < start:
-        return RangeCheck(
-            start, end, f"end date {end} is before start date {start}: swap them or fix the range", "end"
-        )
-    complete = latest_complete_day(today)
-    if end > complete:
-        return RangeCheck(
-            start,
-            end,
-            f"end date {end} is not complete yet at the source (latest complete UTC day is {complete}): "
-            f"choose {complete} or earlier",
-            "end",
-        )
-    if first is not None and start < first:
-        return RangeCheck(
-            start,
-            end,
-            f"the source holds nothing before {first}: choose a start on or after {first}",
-            "start",
-        )
-    if last is not None and end > last:
-        return RangeCheck(
-            start, end, f"the source holds nothing after {last}: choose an end on or before {last}", "end"
-        )
+    problem = date_problem(start, end, today=today, first=first, last=last)  # the CLI's own checks
+    if problem is not None:
+        return RangeCheck(start, end, problem.message, problem.field)
     return RangeCheck(start, end)
 
 
@@ -368,9 +345,9 @@ class SelectionScreen(Screen[None]):
             # the same default as the CLI: every default table the source holds (service.requests)
             defaults = _first_present(discovery.default_tables, discovery.tables)
             tables.set_values(_ordered_tables(discovery.tables), defaults)
-            symbols.set_values(discovery.symbols, _first_present((DEFAULT_SYMBOL,), discovery.symbols))
+            symbols.set_values(discovery.symbols, _first_present(DEFAULT_SYMBOLS, discovery.symbols))
             exchanges.set_values(
-                discovery.exchanges, _first_present((DEFAULT_EXCHANGE,), discovery.exchanges)
+                discovery.exchanges, _first_present(DEFAULT_EXCHANGES, discovery.exchanges)
             )
             end = discovery.last_day or latest_complete_day(self.today)
             start = end - dt.timedelta(days=DEFAULT_DAYS - 1)
