@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import re
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
@@ -287,26 +288,32 @@ class RlxApp(App[int]):
 
     # -- actions (keys, footer, command palette) -------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Show actions that do not apply right now as disabled."""
-        active = self.state.run_active
-        phase = self.state.phase
-        available: dict[str, bool] = {
-            "start": self.request is not None and not active and self.workspace is not None,
-            "pause": phase in ("running", "paused"),
-            "stop": phase in ("running", "paused", "starting"),
-            "retry": self.runs.attached
-            or (self.request is not None and not active and self.workspace is not None),
-            "certify": self.state.certify_blocker() is None,
-            "verify": self.workspace is not None,
-            "toggle_log": self.dashboard.ready,
-            "drill_down": self.dashboard.ready and self.workspace is not None,
-            "new_request": not isinstance(self.screen, SelectionScreen),
-            "show_dashboard": self.request is not None and not isinstance(self.screen, DashboardScreen),
-            "rediscover": not active,
-        }
-        if action in available:
-            return True if available[action] else None
-        return True
+        """Show actions that do not apply right now as disabled.
+
+        Textual asks once per binding on every binding refresh: each rule is evaluated only for the
+        action asked about (the certify rule walks every partition).
+        """
+        rule = self._ACTION_RULES.get(action)
+        if rule is None:
+            return True
+        return True if rule(self) else None
+
+    def _can_start(self) -> bool:
+        return self.request is not None and not self.state.run_active and self.workspace is not None
+
+    _ACTION_RULES: ClassVar[dict[str, Callable[[RlxApp], bool]]] = {
+        "start": lambda app: app._can_start(),
+        "pause": lambda app: app.state.phase in ("running", "paused"),
+        "stop": lambda app: app.state.phase in ("running", "paused", "starting"),
+        "retry": lambda app: app.runs.attached or app._can_start(),
+        "certify": lambda app: app.state.certify_blocker() is None,
+        "verify": lambda app: app.workspace is not None,
+        "toggle_log": lambda app: app.dashboard.ready,
+        "drill_down": lambda app: app.dashboard.ready and app.workspace is not None,
+        "new_request": lambda app: not isinstance(app.screen, SelectionScreen),
+        "show_dashboard": lambda app: app.request is not None and not isinstance(app.screen, DashboardScreen),
+        "rediscover": lambda app: not app.state.run_active,
+    }
 
     def action_start(self) -> None:
         if self.request is None:
