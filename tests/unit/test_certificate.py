@@ -676,3 +676,27 @@ def test_a_version_2_certificate_without_its_journals_block_fails(data_dir: Path
     report = verify_certificate(cert.json_path)
     assert report.verdict == "fail"
     assert "list of run journals is missing or malformed" in report.headline()
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"run": 1, "path": "../../etc/passwd", "bytes": 10, "sha256": "sha256:" + "0" * 64},
+        {
+            "run": 2,
+            "path": "runs/000001-20261201T140203Z/events.jsonl",
+            "bytes": 10,
+            "sha256": "sha256:" + "0" * 64,
+        },
+        {"run": 1, "path": "runs/000001-20261201T140203Z/events.jsonl", "bytes": 2**40, "sha256": "x"},
+    ],
+    ids=["outside", "another-run", "impossible-size"],
+)
+def test_a_hostile_journal_entry_fails_without_being_read(data_dir: Path, issued, entry: dict) -> None:
+    _, cert = issued
+    doc = load(cert.json_path)
+    doc["journals"]["runs"] = [entry]
+    _re_signed(data_dir, cert.json_path, doc)
+    report = verify_certificate(cert.json_path)
+    assert report.verdict == "fail" and report.journals.checked == []
+    assert "not checked" in report.text()
