@@ -346,7 +346,9 @@ class SelectionScreen(Screen[None]):
             defaults = _first_present(discovery.default_tables, discovery.tables)
             tables.set_values(_ordered_tables(discovery.tables), defaults)
             symbols.set_values(discovery.symbols, _first_present(DEFAULT_SYMBOLS, discovery.symbols))
-            exchanges.set_values(discovery.exchanges, _first_present(DEFAULT_EXCHANGES, discovery.exchanges))
+            exchanges.set_values(
+                discovery.exchanges, _first_present(DEFAULT_EXCHANGES, discovery.exchanges)
+            )
             end = discovery.last_day or latest_complete_day(self.today)
             start = end - dt.timedelta(days=DEFAULT_DAYS - 1)
             if discovery.first_day is not None:
