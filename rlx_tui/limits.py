@@ -17,3 +17,5 @@ MAX_SIDECAR_BYTES = 16 * 1024 * 1024  # one partition's _manifest.json
 MAX_SMALL_FILE_BYTES = 1024 * 1024  # trusted-signers.txt and similar
 MAX_JSON_DEPTH = 32  # a certificate is 6 levels deep
 MIN_FREE_BYTES = 1024 * 1024  # commands that write refuse to start below this (exit 6)
+MAX_JOURNAL_BYTES = 256 * 1024 * 1024  # one run's events.jsonl (a 50,000-partition run: about 50 MB)
+MAX_CERTIFIED_JOURNALS = 10_000  # run journals one certificate lists (and verify hashes)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rlx_tui import fs_guard
 from rlx_tui.atomic import atomic_create_bytes, atomic_write_bytes
@@ -115,6 +116,7 @@ def issue_certificate(
     rehash: bool = True,
     now: dt.datetime | None = None,
     range_checks: RangeChecks | None = None,
+    journals: Sequence[Mapping[str, Any]] = (),
 ) -> IssuedCertificate:
     """Certify ``request`` over ``<data_dir>/staging/ready``, or raise :class:`CertificateRefused`.
 
@@ -122,7 +124,8 @@ def issue_certificate(
     with the sha256 its sidecar recorded while it was written; that costs one
     full read of the data (seconds for small sets, long for hundreds of GB).
     ``rehash=False`` trusts the sidecars' checksums and only checks sizes; the
-    certificate says which was done. ``range_checks`` replaces the cross-day
+    certificate says which was done. ``journals`` are the run journals the
+    certificate records by digest (``rlx_tui.runs.audit``). ``range_checks`` replaces the cross-day
     validator (default: ``rlx_tui.validation.continuity.validate_range``).
 
     Raises :class:`CertificateRefused` (with blockers), :class:`SigningKeyError`
@@ -173,6 +176,7 @@ def issue_certificate(
             manifest_sha256=sha256_tag(manifest),
             previous=previous,
             signing=signing,
+            journals=journals,
         )
         sealed, stored = seal(document)
         _create_read_only(paths.signature, signature_text(sign(key, stored)))

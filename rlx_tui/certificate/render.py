@@ -75,6 +75,17 @@ def render_markdown(cert: dict[str, Any]) -> str:
         out += [f"- {where}: {w['check']}: {w['message']}" for where, w in warnings[:_MAX_LISTED]]
         if len(warnings) > _MAX_LISTED:
             out.append(f"- ... and {len(warnings) - _MAX_LISTED} more (see the JSON)")
+    journals = (cert.get("journals") or {}).get("runs") or []
+    if journals:
+        out += ["", f"## Run journals ({len(journals)})", ""]
+        out += ["| run | outcome | lines | started | ended | sha256 |", "|---:|---|---:|---|---|---|"]
+        out += [
+            f"| {j['run']} | {j['outcome']} | {j['lines']} | {j['started_at'] or '-'} | "
+            f"{j['ended_at'] or '-'} | {j['sha256']} |"
+            for j in journals[:_MAX_LISTED]
+        ]
+        if len(journals) > _MAX_LISTED:
+            out.append(f"\n... and {len(journals) - _MAX_LISTED} more (see the JSON)")
     if cert["notes"]:
         out += ["", "## Notes", ""] + [f"- {n}" for n in cert["notes"]]
     out += [
@@ -82,7 +93,8 @@ def render_markdown(cert: dict[str, Any]) -> str:
         "---",
         "This page is a rendering. The JSON certificate and its detached ed25519 signature "
         f"(`cert-{cert['id']}.json.sig`) are authoritative; verifying checks the signature, then that "
-        "every listed file is present and no unlisted file was added (complete), then every sha256 (valid).",
+        "every listed file is present and no unlisted file was added (complete), then every sha256 (valid), "
+        "then every run journal listed that is present (a changed one fails; an absent one is noted).",
         "",
     ]
     return "\n".join(out)
@@ -98,8 +110,22 @@ def render_summary(cert: dict[str, Any], json_name: str) -> str:
         f"{totals['waived']} waived, {cert['result']['partition_warnings']} warnings",
         f"  request: {_request_line(cert['request'])}",
         f"  source: {_source_line(cert['source'])}",
+        f"  run journals: {_journals_line(cert)}",
         f"  signed by {cert['signing']['fingerprint']}",
         f"  digest {cert['digest']}",
         f"  file: {json_name}",
     ]
     return "\n".join(lines)
+
+
+def _journals_line(cert: dict[str, Any]) -> str:
+    journals = (cert.get("journals") or {}).get("runs") or []
+    if not journals:
+        return (
+            "none (no detached run had ended in this data directory)"
+            if "journals" in cert
+            else "not recorded"
+        )
+    runs = ", ".join(str(j["run"]) for j in journals[-5:])
+    more = f"{len(journals) - 5} earlier and " if len(journals) > 5 else ""
+    return f"{len(journals)} recorded by digest ({more}run {runs})"

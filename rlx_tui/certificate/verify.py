@@ -10,7 +10,10 @@ Order and limits (an untrusted certificate may be hostile):
    partitions with real dates, else it is not a certificate rlx-tui issued;
 4. the ready tree is compared with the listed files by the rule ``certify``
    applies (:func:`~rlx_tui.certificate.payload.compare`), and every listed
-   file is re-hashed.
+   file is re-hashed;
+5. every run journal the certificate lists is re-hashed
+   (:mod:`~rlx_tui.certificate.journals`: a changed one fails, naming the run; an
+   absent one is a note, not a failure).
 
 Verdicts: ``pass`` (a trusted signer, everything matches), ``signer_unknown``
 (the signature is valid, the data matches, but nothing pins the signer: not a
@@ -31,6 +34,7 @@ from typing import Any
 from rlx_tui import fs_guard
 from rlx_tui.certificate.canonical import DIGEST_FIELD, canonical_bytes, document_digest, read_document
 from rlx_tui.certificate.history import CERT_DIR, signature_path
+from rlx_tui.certificate.journals import JournalCheck, check_journals
 from rlx_tui.certificate.payload import (
     MANIFEST_FILE,
     compare,
@@ -79,6 +83,7 @@ class VerifyReport:
     checked_files: int = 0
     checked_bytes: int = 0
     seconds: float = 0.0
+    journals: JournalCheck = field(default_factory=JournalCheck)  # the run journals (format 2)
     stopped: str | None = None  # why verification stopped before the data ("signature", "scope"...)
     trust_note: str | None = None  # why the signer is unknown (the headline says it already)
 
@@ -92,6 +97,7 @@ class VerifyReport:
             and self.stopped is None
             and self.complete
             and self.valid
+            and self.journals.ok
         )
 
     @property
@@ -129,7 +135,8 @@ class VerifyReport:
         signature = "ok" if self.signature_ok else "BAD"
         if self.signature_ok and self.signer_trusted is None:
             signature += ", signer unknown"
-        return f"FAIL: {checked} signature={signature}"
+        journal = f"{self.journals.problems[0]}; " if self.journals.problems else ""
+        return f"FAIL: {journal}{checked} signature={signature}"
 
     def text(self) -> str:
         """The headline, then every problem and note, indented."""
@@ -164,6 +171,7 @@ class VerifyReport:
             "notes": self.notes,
             "checked_files": self.checked_files,
             "checked_bytes": self.checked_bytes,
+            "journals": self.journals.to_dict(),
             "stopped": self.stopped,
         }
 
@@ -425,6 +433,9 @@ def verify_certificate(
         report.problems.append(f"{cert_path.name} is malformed (edited by hand?): {str(exc)[:200]}")
         return _finish(report, started, "malformed")
     _check_payload(report, listed, scope, data_dir)
+    report.journals = check_journals(doc, data_dir)
+    report.problems += report.journals.problems
+    report.notes += report.journals.notes
     _check_chain(report, cert_path, doc)
     _note_root_manifest(report, doc, data_dir)
     return _finish(report, started)

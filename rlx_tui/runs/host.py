@@ -4,9 +4,11 @@ Started by :func:`rlx_tui.runs.launcher.start_detached` in a session of its own
 (``setsid``: no controlling terminal), stdin a pipe carrying the run's
 specification (:mod:`.spec`) and then ``/dev/null``, stdout and stderr the run's
 ``host.log``. SIGHUP is ignored; SIGTERM stops the run after the partitions in
-flight (a second SIGTERM, or SIGINT, aborts them). It hosts the one engine
-(:mod:`.hosted`), writes every event to the journal, serves the control socket,
-holds the data directory's lock, and ends with a last journal line and
+flight (a second SIGTERM, or SIGINT, aborts them). It hosts the one engine through
+the service's run use case (:mod:`.hosted`: ``start_run`` and ``RunHandle``, as the
+CLI and the dashboard run it; on exit the service's one wait for abandoned
+transfers and its exit policy), writes every event to the journal, serves the
+control socket, holds the data directory's lock, and ends with a last journal line and
 ``run.json`` saying how the run ended. Readiness (or the one-line reason it
 could not start) goes to the launcher through ``--ready-fd``.
 
@@ -21,8 +23,6 @@ import json
 import os
 import signal
 import sys
-import threading
-import time
 from collections.abc import Sequence
 
 import anyio
@@ -47,7 +47,6 @@ from rlx_tui.safety import printable
 from rlx_tui.settings import redact
 
 EXIT_CODES = {Outcome.FINISHED: 0, Outcome.STOPPED: 0, Outcome.FAILED: 1, Outcome.ABORTED: 130}
-TRANSFER_GRACE_SECONDS = 10.0
 EVENT_BUFFER = 1000
 
 
@@ -320,14 +319,6 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _wait_for_transfers(hosted: HostedEngine, limit: float = TRANSFER_GRACE_SECONDS) -> bool:
-    """Give abandoned fetch threads a moment to let go; True if none is left."""
-    deadline = time.monotonic() + limit
-    while hosted.active_transfers and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not hosted.active_transfers
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # no terminal owns us; a stray SIGHUP changes nothing
     quiet_start()
@@ -351,16 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     host = Host(paths, spec, ready_fd)
     outcome = anyio.run(host.main)
     code = EXIT_CODES[outcome]
-    if not _wait_for_transfers(host.hosted):
-        logger.warning("{} abandoned transfer(s) still running at exit", host.hosted.active_transfers)
-        logger.complete()
-        os._exit(code)
-    stuck = [
-        t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()
-    ]
-    if stuck:
-        logger.complete()
-        os._exit(code)
+    host.hosted.leave(code)  # the service's one wait for abandoned transfers, and its exit policy
     return code
 
 

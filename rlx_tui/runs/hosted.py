@@ -1,33 +1,32 @@
-"""The engine, hosted: the ONE module of :mod:`rlx_tui.runs` that knows the service's and the engine's API.
+"""The engine, hosted: the ONE module of :mod:`rlx_tui.runs` that knows the service's API.
 
 It opens the workspace the way the CLI does (:func:`rlx_tui.service.open_workspace`,
 which starts the demo lake for the demo source), holds the data directory's lock
-(:meth:`rlx_tui.staging.StagingStore.lock`) for the whole run, and runs
-``Workspace.engine().run(request, events)`` once per pass. When issue 12's
-use-case layer (a ``RunHandle`` with ``events()``, pause/resume/stop/retry and a
-result) lands, this module is adapted and nothing else in the package changes.
+(:meth:`rlx_tui.staging.StagingStore.lock`) for the whole run, and runs each pass
+through the service's :func:`~rlx_tui.service.start_run` and
+:class:`~rlx_tui.service.RunHandle`: the same code path as ``rlx-tui download`` in
+the foreground and the dashboard's own runs (the service's failures bookkeeping,
+its pause, resume and stop, and its one wait for abandoned transfers on exit).
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 from anyio.streams.memory import MemoryObjectSendStream
 
-from rlx_tui.engine.run import Engine
 from rlx_tui.events import Event, RunFinished
 from rlx_tui.runs.spec import HostSpec
-from rlx_tui.service import Workspace, open_workspace
+from rlx_tui.service import RunHandle, Workspace, leave_if_transfers_stuck, open_workspace, start_run
 
 
 class HostedEngine:
-    """One request, run pass by pass against one open workspace."""
+    """One request, run pass by pass (one :class:`RunHandle` each) against one open workspace."""
 
     def __init__(self, spec: HostSpec) -> None:
         self.spec = spec
         self.workspace: Workspace | None = None
-        self.engine: Engine | None = None
+        self.handle: RunHandle | None = None  # the current (or last) pass
         self._stack = contextlib.ExitStack()
 
     def open(self) -> None:
@@ -47,30 +46,34 @@ class HostedEngine:
     async def run_pass(
         self, events: MemoryObjectSendStream[Event], *, retry_quarantined: bool, paused: bool = False
     ) -> RunFinished:
-        """One engine run of the request (it closes ``events`` when done)."""
+        """One run of the request through the service (``events`` is closed when it is done)."""
         if self.workspace is None:
             raise RuntimeError("open() first")
-        options: dict[str, Any] = {"force_disk": self.spec.force_disk}
-        engine = self.workspace.engine(**options)
-        self.engine = engine
+        handle = start_run(self.workspace, self.spec.request, force_disk=self.spec.force_disk)
+        self.handle = handle
         if paused:
-            engine.pause()
-        return await engine.run(self.spec.request, events, retry_quarantined=retry_quarantined)
+            handle.pause()
+        return await handle.run(events, retry_quarantined=retry_quarantined)
 
     # -- steering (from the event loop's thread) ---------------------------------------------------
     def pause(self) -> None:
-        if self.engine is not None:
-            self.engine.pause()
+        if self.handle is not None:
+            self.handle.pause()
 
     def resume(self) -> None:
-        if self.engine is not None:
-            self.engine.resume()
+        if self.handle is not None:
+            self.handle.resume()
 
     def stop(self, abort: bool) -> None:
-        if self.engine is not None:
-            self.engine.stop(abort=abort)
+        if self.handle is not None:
+            self.handle.stop(abort=abort)
 
     @property
     def active_transfers(self) -> int:
         """Fetch calls still running (abandoned ones included)."""
-        return self.engine.active_transfers if self.engine is not None else 0
+        return self.handle.active_transfers if self.handle is not None else 0
+
+    def leave(self, code: int) -> None:
+        """The service's exit policy: wait for abandoned transfers, leave at once with ``code`` if stuck."""
+        if self.handle is not None and not self.handle.wait_for_transfers_blocking():
+            leave_if_transfers_stuck(self.handle, code)

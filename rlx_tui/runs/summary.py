@@ -1,40 +1,25 @@
 """Fold a run's journal into what ``status``, a crash message and a dashboard's header need.
 
 :class:`RunSummary` folds :class:`~rlx_tui.runs.journal.JournalEntry` values one by
-one (the host folds its own events live; a late viewer folds the journal): the
-partitions by state, bytes, the latest rate and ETA, the workers in flight, the
-run's state and, if it ended, how. :class:`Progress` is its JSON-ready snapshot
-(what the socket's ``status`` answers). A retry pass's ``PlanReady`` replaces the
-partitions: its plan covers the whole request again.
+one (the host folds its own events live; a late viewer folds the journal). The
+partitions by state, bytes, the latest rate and ETA and the workers in flight are
+:class:`rlx_tui.progress.RunFold`'s, the one fold the dashboard's state uses too;
+this module adds the run's state and, if it ended, how (the host's own lines).
+:class:`Progress` is its JSON-ready snapshot (what the socket's ``status`` answers).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from rlx_tui.events import (
-    Downloaded,
-    PartitionFailed,
-    PartitionStarted,
-    PartitionState,
-    PlanReady,
-    Retrying,
-    RunFinished,
-    RunStateChanged,
-    Throughput,
-    Validated,
-    ValidationStarted,
-)
+from rlx_tui.events import PlanReady, RunFinished, RunStateChanged
+from rlx_tui.kinds import PartitionState
 from rlx_tui.partitions import PartitionKey
+from rlx_tui.progress import RunFold
 from rlx_tui.runs.codec import DEFAULT_CODEC, EventCodec
 from rlx_tui.runs.journal import JournalEntry, read_journal
-
-DONE_STATES = frozenset(
-    {PartitionState.READY, PartitionState.QUARANTINED, PartitionState.FAILED, PartitionState.MISSING}
-)
-IN_FLIGHT_STATES = frozenset({PartitionState.DOWNLOADING, PartitionState.RETRYING, PartitionState.VALIDATING})
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +41,7 @@ class Progress:
     total: int
     ready: int
     done: int  # ready, quarantined, failed or missing at source
-    ready_bytes: int  # of the partitions this run validated ready
+    ready_bytes: int  # of the partitions now ready (those ready before the run included)
     fetched_bytes: int  # downloaded by this run
     done_bytes: int  # from the engine's latest tick
     expected_bytes: int
@@ -112,30 +97,21 @@ class Progress:
         )
 
 
-@dataclass(slots=True)
 class RunSummary:
-    """The fold. Feed it entries in order with :meth:`add`; read :meth:`progress`."""
+    """The journal's fold: :class:`~rlx_tui.progress.RunFold` (the dashboard's too) plus the host's lines.
 
-    states: dict[PartitionKey, PartitionState] = field(default_factory=dict)
-    sizes: dict[PartitionKey, int] = field(default_factory=dict)  # bytes of ready partitions
-    workers: dict[int, WorkerInfo] = field(default_factory=dict)
-    state: str = "starting"
-    fetched_bytes: int = 0
-    done_bytes: int = 0
-    expected_bytes: int = 0
-    bytes_per_s: float = 0.0
-    rows_per_s: float = 0.0
-    eta_seconds: float | None = None
-    retries: int = 0
-    failures: int = 0
-    passes: int = 0
-    planned: bool = False
-    started_at: str | None = None
-    last_at: str | None = None
-    last_seq: int = 0
-    ended: bool = False
-    outcome: str | None = None
-    error: str | None = None
+    Feed it entries in order with :meth:`add`; read :meth:`progress`.
+    """
+
+    def __init__(self) -> None:
+        self.fold = RunFold()
+        self.state = "starting"  # starting, running, paused, stopping, ended
+        self.started_at: str | None = None  # wall clock of the first line
+        self.last_at: str | None = None  # wall clock of the latest line
+        self.last_seq = 0
+        self.ended = False
+        self.outcome: str | None = None
+        self.error: str | None = None
 
     def add(self, entry: JournalEntry) -> None:
         """Fold one entry (a live tick too)."""
@@ -147,55 +123,16 @@ class RunSummary:
             self._on_host(entry.host.state, entry.host.details)
             return
         event = entry.event
+        if event is None:
+            return
+        self.fold.apply(event)
         if isinstance(event, PlanReady):
-            self.passes += 1
-            self.planned = True
-            self.states = {p.key: p.state for p in event.partitions}
-            self.sizes = {}
-            self.workers.clear()
-            self.expected_bytes = event.expected_bytes
             self.state = "running"
-        elif isinstance(event, PartitionStarted):
-            self.states[event.key] = PartitionState.DOWNLOADING
-            self.workers[event.worker] = WorkerInfo(event.worker, event.key.id, "downloading", event.attempt)
-        elif isinstance(event, Retrying):
-            self.states[event.key] = PartitionState.RETRYING
-            self.workers[event.worker] = WorkerInfo(event.worker, event.key.id, "retrying", event.attempt)
-        elif isinstance(event, Downloaded):
-            self.fetched_bytes += event.bytes
-        elif isinstance(event, ValidationStarted):
-            self.states[event.key] = PartitionState.VALIDATING
-            worker = self.workers.get(event.worker)
-            if worker is not None and worker.partition == event.key.id:
-                self.workers[event.worker] = WorkerInfo(
-                    worker.worker, worker.partition, "validating", worker.attempt
-                )
-        elif isinstance(event, Validated):
-            ready = str(event.zone) == "ready"
-            self.states[event.key] = PartitionState.READY if ready else PartitionState.QUARANTINED
-            if ready:
-                self.sizes[event.key] = event.bytes
-            self._drop_worker(event.key.id)
-        elif isinstance(event, PartitionFailed):
-            missing = str(event.kind) == PartitionState.MISSING.value
-            self.states[event.key] = PartitionState.MISSING if missing else PartitionState.FAILED
-            self._drop_worker(event.key.id)
-        elif isinstance(event, Throughput):
-            self.bytes_per_s, self.rows_per_s = event.bytes_per_s, event.rows_per_s
-            self.eta_seconds = event.eta_seconds
-            self.done_bytes, self.expected_bytes = event.done_bytes, event.expected_bytes
-            self.retries, self.failures = event.retries, event.failures
         elif isinstance(event, RunStateChanged):
             if not self.ended:
                 self.state = str(event.state)
-        elif isinstance(event, RunFinished):
-            self.retries = max(self.retries, event.retries)
-            self.workers.clear()
-            for key, state in self.states.items():
-                if state in IN_FLIGHT_STATES:  # abandoned: fetched again next time
-                    self.states[key] = PartitionState.QUEUED
-            if event.fatal:
-                self.error = event.fatal
+        elif isinstance(event, RunFinished) and event.fatal:
+            self.error = event.fatal
 
     def _on_host(self, state: str, details: dict[str, Any]) -> None:
         if state == "ended":
@@ -204,49 +141,66 @@ class RunSummary:
             self.outcome = str(details.get("outcome") or "unknown")
             error = details.get("error")
             self.error = str(error) if error else self.error
-            self.workers.clear()
+            self.fold.workers.clear()
 
-    def _drop_worker(self, partition: str) -> None:
-        for number, worker in list(self.workers.items()):
-            if worker.partition == partition:
-                del self.workers[number]
+    # -- the fold's figures ------------------------------------------------------------------------
+    @property
+    def states(self) -> dict[PartitionKey, PartitionState]:
+        return self.fold.states
+
+    @states.setter
+    def states(self, states: dict[PartitionKey, PartitionState]) -> None:
+        self.fold.states = states
+
+    @property
+    def planned(self) -> bool:
+        return self.fold.planned
+
+    @planned.setter
+    def planned(self, planned: bool) -> None:
+        self.fold.planned = planned
+
+    @property
+    def passes(self) -> int:
+        return self.fold.passes
 
     def counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for state in self.states.values():
-            counts[state.value] = counts.get(state.value, 0) + 1
-        return counts
+        """Partitions by state value (JSON-ready)."""
+        return {state.value: count for state, count in self.fold.counts().items()}
 
     @property
     def total(self) -> int:
-        return len(self.states)
+        return self.fold.total
 
     @property
     def ready(self) -> int:
-        return sum(1 for state in self.states.values() if state is PartitionState.READY)
+        return self.fold.ready
 
     @property
     def done(self) -> int:
-        return sum(1 for state in self.states.values() if state in DONE_STATES)
+        return self.fold.done
 
     def progress(self) -> Progress:
+        fold = self.fold
         return Progress(
             state=self.state,
             counts=self.counts(),
-            total=self.total,
-            ready=self.ready,
-            done=self.done,
-            ready_bytes=sum(self.sizes.values()),
-            fetched_bytes=self.fetched_bytes,
-            done_bytes=self.done_bytes,
-            expected_bytes=self.expected_bytes,
-            bytes_per_s=self.bytes_per_s,
-            rows_per_s=self.rows_per_s,
-            eta_seconds=self.eta_seconds,
-            retries=self.retries,
-            failures=self.failures,
-            workers=tuple(self.workers[n] for n in sorted(self.workers)),
-            passes=self.passes,
+            total=fold.total,
+            ready=fold.ready,
+            done=fold.done,
+            ready_bytes=fold.ready_bytes,
+            fetched_bytes=fold.fetched_bytes,
+            done_bytes=fold.done_bytes,
+            expected_bytes=fold.expected_bytes,
+            bytes_per_s=fold.bytes_per_s,
+            rows_per_s=fold.rows_per_s,
+            eta_seconds=fold.eta_seconds,
+            retries=fold.retries,
+            failures=fold.failures,
+            workers=tuple(
+                WorkerInfo(w.worker, w.partition_id, w.phase, w.attempt) for w in fold.sorted_workers()
+            ),
+            passes=fold.passes,
             started_at=self.started_at,
             last_at=self.last_at,
             outcome=self.outcome,

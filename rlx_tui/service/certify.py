@@ -5,6 +5,9 @@ was asked: no clamping), takes the days the source does not hold as *missing at
 source*, and the partitions this workspace's runs saw fail as *failed* (their cause
 goes into the blockers). The CLI and the dashboard both call it, so the same data
 directory gives the same certificate, or the same blockers, from either face.
+It holds the data directory's lock while it issues (a live run holds it: certify is
+refused then, :attr:`CertifyProblem.BUSY`), and records every finished run's journal
+by digest (:mod:`rlx_tui.runs.audit`).
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ from rlx_tui.certificate import (
     verify_certificate,
 )
 from rlx_tui.partitions import PartitionKey, Request
+from rlx_tui.runs.audit import JournalProblem, finished_journals
 from rlx_tui.service.errors import CertifyFailed, CertifyProblem, UnreadableCertificate
 from rlx_tui.service.plans import clamp_to_listing
 from rlx_tui.service.requests import RequestError, check_plan_size
 from rlx_tui.service.workspace import Workspace
+from rlx_tui.staging import StoreBusy
 
 __all__ = [
     "Blocker",
@@ -78,14 +83,24 @@ def certify(ws: Workspace, request: Request, *, signing_key: Path | None = None)
     missing = missing_at_source(ws, request)
     failed = {key: cause for key, cause in ws.failures.items() if key not in missing}
     try:
-        issued = issue_certificate(
-            ws.data_dir,
-            request,
-            ws.info,
-            missing_at_source=missing,
-            failed=failed,
-            signing_key_path=signing_key,
-        )
+        with ws.store.lock():  # no run works in the data directory meanwhile (a detached one holds it)
+            journals = [j.to_dict() for j in finished_journals(ws.data_dir)]
+            issued = issue_certificate(
+                ws.data_dir,
+                request,
+                ws.info,
+                missing_at_source=missing,
+                failed=failed,
+                signing_key_path=signing_key,
+                journals=journals,
+            )
+    except StoreBusy:
+        raise CertifyFailed(
+            f"a run is working in {ws.data_dir}: certify once it has ended (`rlx-tui status` shows it)",
+            CertifyProblem.BUSY,
+        ) from None
+    except JournalProblem as exc:
+        raise CertifyFailed(str(exc), CertifyProblem.JOURNAL) from None
     except SigningKeyError as exc:
         raise CertifyFailed(str(exc), CertifyProblem.SIGNING_KEY) from None
     except ChainError as exc:

@@ -39,6 +39,8 @@ class NoSpace(OSError):
 class CertifyProblem(StrEnum):
     SIGNING_KEY = "signing key"  # the key given (or the data directory's) is unusable: bad input
     CHAIN = "chain"  # the previous certificate was edited: the chain cannot be continued
+    BUSY = "busy"  # a run is working in the data directory: certify once it has ended
+    JOURNAL = "journal"  # a run journal cannot be recorded (changed after its run, a link, too large)
 
 
 class CertifyFailed(Exception):

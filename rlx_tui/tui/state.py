@@ -1,5 +1,9 @@
 """DashboardState: a plain, Textual-free fold of engine events.
 
+The run's figures (partitions by state, bytes, rate, ETA, retries, workers) are
+:class:`rlx_tui.progress.RunFold`'s, the one fold ``rlx-tui status`` uses too; this
+module keeps what only the display needs around it: the inventory's cells (one
+:class:`PartitionView` each, in the fold's state), the layout, the phase, the clock.
 The app's event consumer calls :meth:`DashboardState.apply` for every event;
 the widgets read the state on a timer (a few times a second) and redraw only
 what changed (``take_dirty`` hands out the partitions touched since the last
@@ -30,15 +34,14 @@ from rlx_tui.events import (
     Validated,
     ValidationStarted,
 )
-from rlx_tui.kinds import ErrorKind, FatalKind, Zone
+from rlx_tui.kinds import FatalKind, Zone
 from rlx_tui.partitions import PartitionKey, Request
+from rlx_tui.progress import DONE_STATES, IN_FLIGHT_STATES, RunFold, WorkerView
 from rlx_tui.service.store import StoreStatus
 
 ACTIVE_PHASES = frozenset({"starting", "running", "paused", "stopping"})
-TERMINAL_STATES = frozenset(
-    {PartitionState.READY, PartitionState.QUARANTINED, PartitionState.FAILED, PartitionState.MISSING}
-)
-IN_FLIGHT_STATES = frozenset({PartitionState.DOWNLOADING, PartitionState.RETRYING, PartitionState.VALIDATING})
+TERMINAL_STATES = DONE_STATES
+__all__ = ["IN_FLIGHT_STATES", "TERMINAL_STATES", "DashboardState", "PartitionView", "Stream", "WorkerView"]
 Stream = tuple[str, str, str]  # (table, exchange, symbol): one inventory column
 
 
@@ -54,18 +57,6 @@ class PartitionView:
     reason: str | None = None
     attempts: int = 0
     warnings: int = 0
-
-
-@dataclass(slots=True)
-class WorkerView:
-    """One engine worker's current partition."""
-
-    worker: int
-    partition_id: str
-    phase: str  # "downloading", "validating", "retrying"
-    attempt: int
-    started_at: float
-    delay: float | None = None
 
 
 class DashboardState:
@@ -92,21 +83,8 @@ class DashboardState:
         self.plan_expected_seconds: float | None = None
         self.started_at: float | None = None
         self.now: float | None = None
-        self.workers: dict[int, WorkerView] = {}
-        self.bytes_per_s = 0.0
-        self.rows_per_s = 0.0
-        self.history: tuple[float, ...] = ()
-        self.eta_seconds: float | None = None
-        self.done_bytes = 0
-        self.fetched_bytes = 0  # downloaded in this run (from Downloaded events)
-        self.fetched_rows = 0
-        self.expected_bytes = 0
-        self.retries = 0
-        self.failures = 0
+        self.fold = RunFold()  # the run's figures, folded as `rlx-tui status` folds them
         self.recovered: RecoveryDone | None = None
-        self.finished: RunFinished | None = None
-        self.fatal: str | None = None
-        self.fatal_kind: FatalKind | None = None
         self.error: str | None = None
         self.quarantine_recent: deque[tuple[str, str]] = deque(maxlen=50)
         self.store_status: StoreStatus | None = getattr(self, "store_status", None)
@@ -134,12 +112,15 @@ class DashboardState:
         self.now = event.at if self.now is None else max(self.now, event.at)
         if self.started_at is None and not isinstance(event, RunStateChanged | Throughput):
             self.started_at = event.at
+        self.fold.apply(event)  # the figures; the handlers below keep the display's own parts
         handler = _HANDLERS.get(type(event))
         if handler is not None:
             handler(self, event)
         self._touch()
 
-    def _set(self, key: PartitionKey, state: PartitionState, **changes: object) -> PartitionView:
+    def _set(self, key: PartitionKey, **changes: object) -> PartitionView:
+        """The view of ``key`` in the fold's state for it, with ``changes``, marked for a redraw."""
+        state = self.fold.states[key]
         view = self.partitions.get(key)
         if view is None:
             view = PartitionView(key, state)
@@ -149,11 +130,6 @@ class DashboardState:
             setattr(view, name, value)
         self.dirty.add(key)
         return view
-
-    def _drop_worker(self, partition_id: str) -> None:
-        for number, worker in list(self.workers.items()):
-            if worker.partition_id == partition_id:
-                del self.workers[number]
 
     def _on_plan(self, event: PlanReady) -> None:
         if self.request is None and event.partitions:
@@ -182,7 +158,6 @@ class DashboardState:
         self.already_ready = event.already_ready
         self.plan_expected_bytes = event.expected_bytes
         self.plan_expected_seconds = event.expected_seconds
-        self.expected_bytes = event.expected_bytes
         if self.phase in ("idle", "starting"):
             self.phase = "running"
 
@@ -190,36 +165,24 @@ class DashboardState:
         self.recovered = event
 
     def _on_started(self, event: PartitionStarted) -> None:
-        self._set(event.key, PartitionState.DOWNLOADING, attempts=event.attempt, reason=None)
-        self.workers[event.worker] = WorkerView(
-            event.worker, event.key.id, "downloading", event.attempt, event.at
-        )
+        self._set(event.key, attempts=event.attempt, reason=None)
 
     def _on_retrying(self, event: Retrying) -> None:
-        self._set(event.key, PartitionState.RETRYING, attempts=event.attempt, reason=event.cause)
-        self.workers[event.worker] = WorkerView(
-            event.worker, event.key.id, "retrying", event.attempt, event.at, delay=event.delay
-        )
+        self._set(event.key, attempts=event.attempt, reason=event.cause)
 
     def _on_downloaded(self, event: Downloaded) -> None:
-        self.fetched_bytes += event.bytes
-        self.fetched_rows += event.rows
         view = self.partitions.get(event.key)
         if view is not None:
             view.bytes, view.rows = event.bytes, event.rows
             self.dirty.add(event.key)
 
     def _on_validating(self, event: ValidationStarted) -> None:
-        self._set(event.key, PartitionState.VALIDATING)
-        worker = self.workers.get(event.worker)
-        if worker is not None and worker.partition_id == event.key.id:
-            worker.phase = "validating"
+        self._set(event.key)
 
     def _on_validated(self, event: Validated) -> None:
         ready = event.zone is Zone.READY
         self._set(
             event.key,
-            PartitionState.READY if ready else PartitionState.QUARANTINED,
             bytes=event.bytes,
             rows=event.rows,
             reason=None if ready else (event.reason or "no reason recorded"),
@@ -230,41 +193,19 @@ class DashboardState:
                 [q for q in self.quarantine_recent if q[0] != event.key.id], maxlen=50
             )
             self.quarantine_recent.appendleft((event.key.id, event.reason or "no reason recorded"))
-        self._drop_worker(event.key.id)
 
     def _on_failed(self, event: PartitionFailed) -> None:
-        missing = event.kind is ErrorKind.MISSING
-        self._set(
-            event.key,
-            PartitionState.MISSING if missing else PartitionState.FAILED,
-            reason=event.cause,
-            attempts=event.attempts,
-        )
-        self._drop_worker(event.key.id)
-
-    def _on_throughput(self, event: Throughput) -> None:
-        self.bytes_per_s = event.bytes_per_s
-        self.rows_per_s = event.rows_per_s
-        self.history = event.history
-        self.eta_seconds = event.eta_seconds
-        self.done_bytes = event.done_bytes
-        self.expected_bytes = event.expected_bytes
-        self.retries = event.retries
-        self.failures = event.failures
+        self._set(event.key, reason=event.cause, attempts=event.attempts)
 
     def _on_run_state(self, event: RunStateChanged) -> None:
         if self.phase in ACTIVE_PHASES:
             self.phase = event.state
 
     def _on_finished(self, event: RunFinished) -> None:
-        self.finished = event
-        self.fatal = event.fatal
-        self.fatal_kind = event.fatal_kind
-        self.retries = max(self.retries, event.retries)
-        self.workers.clear()
         for view in self.partitions.values():
-            if view.state in IN_FLIGHT_STATES:  # abandoned attempts were cleaned up: fetch again later
-                view.state = PartitionState.QUEUED
+            state = self.fold.states.get(view.key, view.state)
+            if view.state is not state:  # the fold put abandoned attempts back in the queue
+                view.state = state
                 self.dirty.add(view.key)
         if event.fatal:
             self.phase = "failed"
@@ -272,6 +213,64 @@ class DashboardState:
             self.phase = "stopped"
         else:
             self.phase = "finished"
+
+    # -- the fold's figures (the same as `rlx-tui status` shows for the same events) ----------------
+    @property
+    def workers(self) -> dict[int, WorkerView]:
+        return self.fold.workers
+
+    @property
+    def bytes_per_s(self) -> float:
+        return self.fold.bytes_per_s
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.fold.rows_per_s
+
+    @property
+    def history(self) -> tuple[float, ...]:
+        return self.fold.history
+
+    @property
+    def eta_seconds(self) -> float | None:
+        return self.fold.eta_seconds
+
+    @property
+    def done_bytes(self) -> int:
+        return self.fold.done_bytes
+
+    @property
+    def fetched_bytes(self) -> int:
+        """Downloaded in this run (from Downloaded events)."""
+        return self.fold.fetched_bytes
+
+    @property
+    def fetched_rows(self) -> int:
+        return self.fold.fetched_rows
+
+    @property
+    def expected_bytes(self) -> int:
+        return self.fold.expected_bytes
+
+    @property
+    def retries(self) -> int:
+        return self.fold.retries
+
+    @property
+    def failures(self) -> int:
+        return self.fold.failures
+
+    @property
+    def finished(self) -> RunFinished | None:
+        return self.fold.finished
+
+    @property
+    def fatal(self) -> str | None:
+        return self.fold.fatal
+
+    @property
+    def fatal_kind(self) -> FatalKind | None:
+        return self.fold.fatal_kind
 
     # -- for the widgets -----------------------------------------------------------------
     def take_dirty(self) -> set[PartitionKey]:
@@ -301,18 +300,15 @@ class DashboardState:
         return max((self.now or worker.started_at) - worker.started_at, 0.0)
 
     def counts(self) -> dict[PartitionState, int]:
-        counts: dict[PartitionState, int] = {}
-        for view in self.partitions.values():
-            counts[view.state] = counts.get(view.state, 0) + 1
-        return counts
+        return self.fold.counts()
 
     @property
     def total(self) -> int:
-        return len(self.partitions)
+        return self.fold.total
 
     @property
     def done(self) -> int:
-        return sum(1 for v in self.partitions.values() if v.state in TERMINAL_STATES)
+        return self.fold.done
 
     @property
     def remaining_expected_bytes(self) -> int:
@@ -325,7 +321,7 @@ class DashboardState:
 
     @property
     def ready_bytes(self) -> int:
-        return sum(v.bytes for v in self.partitions.values() if v.state is PartitionState.READY)
+        return self.fold.ready_bytes
 
     @property
     def ready_rows(self) -> int:
@@ -369,7 +365,6 @@ _HANDLERS: dict[type[Event], Callable[[DashboardState, Any], None]] = {
     ValidationStarted: DashboardState._on_validating,
     Validated: DashboardState._on_validated,
     PartitionFailed: DashboardState._on_failed,
-    Throughput: DashboardState._on_throughput,
     RunStateChanged: DashboardState._on_run_state,
     RunFinished: DashboardState._on_finished,
 }

@@ -641,3 +641,62 @@ def test_ids_sort_by_sequence(data_dir: Path, issued) -> None:
     earlier_clock = issue(data_dir, request, now=NOW - dt.timedelta(days=30))
     seqs = [s for s, _, _ in iter_certificates(data_dir / "certificates")]
     assert seqs == [1, 2] and earlier_clock.id.startswith("000002-")
+
+
+def _re_signed(data_dir: Path, path: Path, doc: dict) -> None:
+    """Write ``doc`` sealed and signed by the data directory's own key (as an older rlx-tui would have)."""
+    from rlx_tui.certificate.signing import load_or_create_key, sign
+
+    doc.pop("digest", None)
+    _, stored = seal(doc)
+    key, _ = load_or_create_key(data_dir, None)
+    for p in (path, path.with_name(path.name + ".sig")):
+        p.chmod(0o644)
+    path.write_bytes(stored)
+    path.with_name(path.name + ".sig").write_bytes(signature_text(sign(key, stored)))
+
+
+def test_a_version_1_certificate_without_journals_still_verifies(data_dir: Path, issued) -> None:
+    _, cert = issued
+    doc = load(cert.json_path)
+    assert doc["format_version"] == 2 and doc["journals"]["runs"] == []  # issued without run journals
+    doc["format_version"] = 1
+    del doc["journals"]
+    _re_signed(data_dir, cert.json_path, doc)
+    report = verify_certificate(cert.json_path)
+    assert report.passed, report.text()
+    assert report.to_dict()["journals"] == {"listed": 0, "checked": [], "missing": [], "changed": []}
+
+
+def test_a_version_2_certificate_without_its_journals_block_fails(data_dir: Path, issued) -> None:
+    _, cert = issued
+    doc = load(cert.json_path)
+    del doc["journals"]  # signed again, so only the schema can tell
+    _re_signed(data_dir, cert.json_path, doc)
+    report = verify_certificate(cert.json_path)
+    assert report.verdict == "fail"
+    assert "list of run journals is missing or malformed" in report.headline()
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"run": 1, "path": "../../etc/passwd", "bytes": 10, "sha256": "sha256:" + "0" * 64},
+        {
+            "run": 2,
+            "path": "runs/000001-20261201T140203Z/events.jsonl",
+            "bytes": 10,
+            "sha256": "sha256:" + "0" * 64,
+        },
+        {"run": 1, "path": "runs/000001-20261201T140203Z/events.jsonl", "bytes": 2**40, "sha256": "x"},
+    ],
+    ids=["outside", "another-run", "impossible-size"],
+)
+def test_a_hostile_journal_entry_fails_without_being_read(data_dir: Path, issued, entry: dict) -> None:
+    _, cert = issued
+    doc = load(cert.json_path)
+    doc["journals"]["runs"] = [entry]
+    _re_signed(data_dir, cert.json_path, doc)
+    report = verify_certificate(cert.json_path)
+    assert report.verdict == "fail" and report.journals.checked == []
+    assert "not checked" in report.text()
