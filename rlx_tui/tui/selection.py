@@ -10,10 +10,9 @@ and tells the app only that a start was asked for (:class:`SelectionScreen.Start
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
 from functools import partial
-from pathlib import Path
 from typing import ClassVar
 
 from textual import on
@@ -30,7 +29,6 @@ from rlx_tui.tui.context import DashboardContext
 from rlx_tui.tui.dates import DateInput, add_months, check_range, parse_day
 from rlx_tui.tui.errors import discovery_hint, log_failure
 from rlx_tui.tui.heap import freeze_heap
-from rlx_tui.tui.last_request import last_request_path, read_last_request
 from rlx_tui.tui.messages import (
     Estimated,
     ExtraTablesListed,
@@ -44,8 +42,8 @@ from rlx_tui.tui.pickers import Picker
 from rlx_tui.tui.source_tasks import (
     WorkspaceFactory,
     discover_extra_tables,
-    discover_known_tables,
-    estimate,
+    discover_listing,
+    estimate_tagged,
     source_label,
 )
 
@@ -224,7 +222,7 @@ class SelectionScreen(Screen[None]):
         self.set_source_line("Listing what the source holds…")
         options, data_dir = self.context.options, self.context.settings.data_dir
         work = partial(
-            _discover, workspace, options.today, self.discovery is not None, options.remember, data_dir
+            discover_listing, workspace, options.today, self.discovery is not None, options.remember, data_dir
         )
         in_thread(self, Task.DISCOVER, work, lambda found: SourceListed(*found))
 
@@ -275,7 +273,7 @@ class SelectionScreen(Screen[None]):
         if generation != self.estimate_generation or workspace is None:
             return
         self.set_summary("estimating…")
-        work = partial(_estimate, workspace, request, generation, self.context.options.free_disk)
+        work = partial(estimate_tagged, workspace, request, generation, self.context.options.free_disk)
         in_thread(self, Task.ESTIMATE, work, lambda done: Estimated(*done))
 
     @on(Estimated)
@@ -368,23 +366,6 @@ class SelectionScreen(Screen[None]):
             self.app.bell()
             return
         self.post_message(self.StartRequested(self.request))
-
-
-def _discover(
-    workspace: Workspace, today: dt.date | None, refresh: bool, remember: bool, data_dir: Path
-) -> tuple[Discovery, tuple[Request, bool] | None]:
-    """Blocking: list what the source holds, and read the last request (when the options keep one)."""
-    discovery = discover_known_tables(workspace, today, refresh)
-    remembered = read_last_request(last_request_path(data_dir)) if remember else None
-    return discovery, remembered
-
-
-def _estimate(
-    workspace: Workspace, request: Request, generation: int, free_disk: Callable[[Path], int]
-) -> tuple[int, str, bool]:
-    """Blocking: the estimate's summary line, tagged with its generation (only the latest is shown)."""
-    text, warning = estimate(workspace, request, free_disk)
-    return generation, text, warning
 
 
 def _ordered_tables(tables: Sequence[str]) -> list[str]:

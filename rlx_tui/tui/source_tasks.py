@@ -16,6 +16,7 @@ from typing import Any
 from rlx_tui.partitions import KNOWN_TABLES, LAKE_TABLES, PartitionKey, Request
 from rlx_tui.service import Discovery, RequestError, SourceError, Workspace, latest_complete_day, plan_request
 from rlx_tui.service import store as store_use_cases
+from rlx_tui.tui.last_request import last_request_path, read_last_request
 from rlx_tui.tui.text import human_bytes, human_seconds
 
 # Other Crypto Lake tables, offered when the source lists them.
@@ -30,6 +31,15 @@ def discover_known_tables(workspace: Workspace, today: dt.date | None, refresh: 
     if refresh:
         workspace.refresh()
     return workspace.discover(DISCOVERY_START, latest_complete_day(today))
+
+
+def discover_listing(
+    workspace: Workspace, today: dt.date | None, refresh: bool, remember: bool, data_dir: Path
+) -> tuple[Discovery, tuple[Request, bool] | None]:
+    """Blocking: what the source holds, and the last request (when the options keep one)."""
+    discovery = discover_known_tables(workspace, today, refresh)
+    remembered = read_last_request(last_request_path(data_dir)) if remember else None
+    return discovery, remembered
 
 
 def discover_extra_tables(workspace: Workspace, today: dt.date | None) -> tuple[str, ...]:
@@ -78,6 +88,14 @@ def estimate(workspace: Workspace, request: Request, free_disk: Callable[[Path],
     if summary.budget_problem:
         text += f" · OVER BUDGET: {summary.budget_problem}"
     return text, summary.disk_short or summary.budget_problem is not None
+
+
+def estimate_tagged(
+    workspace: Workspace, request: Request, generation: int, free_disk: Callable[[Path], int]
+) -> tuple[int, str, bool]:
+    """Blocking: :func:`estimate`, tagged with the selection's generation (only the latest is shown)."""
+    text, warning = estimate(workspace, request, free_disk)
+    return generation, text, warning
 
 
 def load_manifest(data_dir: Path, partition_id: str) -> tuple[str, dict[str, Any] | None]:
