@@ -19,7 +19,8 @@ from rlx_tui.tui.verify import VerifyScreen
 
 
 def first_day_cells(app: RlxApp) -> str:
-    return next(line for line in screen_text(app).splitlines() if "  2024-01-01  " in line)
+    """The inventory's first row as shown ("" while it is not drawn)."""
+    return next((line for line in screen_text(app).splitlines() if "  2024-01-01  " in line), "")
 
 
 async def test_the_dashboard_redraws_itself_from_the_state() -> None:
