@@ -1,81 +1,63 @@
 """The Textual dashboard: choose a request, watch it download and validate, certify it.
 
-Threading model (the event loop never blocks):
+The app composes; it is not a hub. It builds the shared
+:class:`~.context.DashboardContext` (settings, knobs, the folded
+:class:`~.state.DashboardState`, the open workspace, the request shown) and hands it
+to the screens, which own their parts:
 
-* the workspace is opened (demo lake start, lakeapi import) in a thread worker;
-* the source's listing (discovery, estimates), store scans, certificates and
-  verification run in thread workers (:mod:`.source_tasks`, :mod:`.certify_tasks`);
+* :class:`~.selection.SelectionScreen` opens the workspace (demo lake start, lakeapi
+  import), lists the source and estimates requests, in its own thread workers;
+* :class:`~.dashboard.DashboardScreen` redraws itself from the state on its own timer
+  (``tick_seconds``, 4 Hz, not per event), writes the log lines on that tick and
+  scans the store's zones in a thread when events said they changed; its
+  :class:`~.certify.CertifyPanel` certifies, and :class:`~.verify.VerifyScreen` verifies;
 * a run (the service's :class:`~rlx_tui.service.RunHandle`) runs as an async worker
   (the engine puts its blocking work in threads itself) and a second async worker
-  folds its events into a :class:`DashboardState` (:mod:`.run_control`);
-* widgets are redrawn from that state by one timer (``tick_seconds``, 4 Hz), not
-  per event; log lines arrive as messages and are written on the same tick (:mod:`.redraw`).
+  folds its events into the state (:mod:`.run_control`, :mod:`.attach`).
 
-Every worker posts a typed message with its result, or :class:`~.messages.TaskFailed`
-(:mod:`.messages`); ``@on`` handlers hand each to the helper that owns that part, so
-no traceback ever reaches the terminal and nothing is routed by a worker's name.
-Losing the terminal is handled by :mod:`.terminal`.
+Every worker posts a typed message with its result, or :class:`~.messages.TaskFailed`,
+to the screen or widget that started it, whose ``@on`` handler shows it (:mod:`.messages`);
+no traceback ever reaches the terminal and nothing is routed by a worker's name. The
+app keeps the keys and actions (what applies when) and sends each down to its owner.
+Losing the terminal is handled by :mod:`.terminal`; no other module of this package
+imports this one (a contract in ``pyproject.toml``).
 """
 
 from __future__ import annotations
 
-import io
-import re
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
 from functools import partial
-from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.console import Console
 from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
 
 from rlx_tui.events import RunFinished
-from rlx_tui.logs import logger, quiet_unless_configured
-from rlx_tui.partitions import PartitionKey, Request
-from rlx_tui.service import (
-    CertifyFailed,
-    Discovery,
-    RequestError,
-    SourceError,
-    UnreadableCertificate,
-    Workspace,
-    leave_if_transfers_stuck,
-    open_workspace,
-)
+from rlx_tui.logs import quiet_unless_configured
+from rlx_tui.partitions import Request
+from rlx_tui.service import Discovery, Workspace, leave_if_transfers_stuck, open_workspace
+from rlx_tui.service.certify import IssuedCertificate, latest_certificate
 from rlx_tui.service.effects import library_effects
-from rlx_tui.settings import Settings, redact
-from rlx_tui.tui.certify_tasks import CertifyTasks
+from rlx_tui.settings import Settings
+from rlx_tui.tui.certify import CertifyPanel
 from rlx_tui.tui.commands import RlxCommands
+from rlx_tui.tui.context import DashboardContext
+from rlx_tui.tui.crash import CrashReport
 from rlx_tui.tui.dashboard import DashboardScreen
-from rlx_tui.tui.errors import one_line
-from rlx_tui.tui.inventory import InventoryPanel
+from rlx_tui.tui.errors import log_failure
 from rlx_tui.tui.logpanel import LogLine, add_log_sink, remove_log_sink
-from rlx_tui.tui.messages import (
-    Certified,
-    Estimated,
-    ExtraTablesListed,
-    PartitionLoaded,
-    SourceListed,
-    StorePolled,
-    Task,
-    TaskFailed,
-    Verified,
-    WorkspaceOpened,
-    in_thread,
-)
+from rlx_tui.tui.messages import Task, TaskFailed
 from rlx_tui.tui.options import AppOptions
-from rlx_tui.tui.redraw import Redrawer
 from rlx_tui.tui.run_control import RunControl
-from rlx_tui.tui.screens import TextScreen, partition_report
+from rlx_tui.tui.screens import TextScreen
 from rlx_tui.tui.selection import SelectionScreen
-from rlx_tui.tui.source_tasks import SourceTasks, WorkspaceFactory, load_manifest
-from rlx_tui.tui.state import DashboardState
+from rlx_tui.tui.source_tasks import WorkspaceFactory
 from rlx_tui.tui.styles import stylesheet_dir, stylesheets
 from rlx_tui.tui.terminal import TerminalGuard
+from rlx_tui.tui.verify import VerifyScreen
 from rlx_tui.tui.widgets import PartitionChosen
 
 __all__ = ["AppOptions", "RlxApp", "WorkspaceFactory", "run_app", "stylesheet_dir", "stylesheets"]
@@ -109,29 +91,51 @@ class RlxApp(App[int]):
         if workspace is None and workspace_factory is None:
             workspace_factory = partial(open_workspace, self.settings)
         self.options = options or AppOptions()
-        self.workspace: Workspace | None = workspace
-        self.state = DashboardState()
-        self.discovery: Discovery | None = None
-        self.remembered: tuple[Request, bool] | None = None
-        self.request: Request | None = None
-        self.certificate: Any = None
-        self.sources = SourceTasks(self, workspace_factory)
+        self.context = DashboardContext(self.settings, self.options, workspace=workspace)
+        self.state = self.context.state
         self.runs = RunControl(self)
-        self.certificates = CertifyTasks(self)
-        self.redrawer = Redrawer(self)
         self.terminal = TerminalGuard(self, self.shutdown)
         self._sink_id: int | None = None
         self._effects = ExitStack()
         # Textual's report of an unhandled error (a traceback with variables) lands here, never
         # on the terminal: see crash_message.
-        self._crash_report = io.StringIO()
-        self.error_console = Console(file=self._crash_report, markup=False, highlight=False, width=200)
-        self.selection_screen = SelectionScreen(
-            today=self.options.today, cursor_blink=self.options.cursor_blink
-        )
-        self.dashboard = DashboardScreen(workers=self.settings.workers)
+        self._crash = CrashReport()
+        self.error_console = self._crash.console
+        self.selection_screen = SelectionScreen(self.context, workspace_factory)
+        self.dashboard = DashboardScreen(self.context)
+
+    # -- the shared data (RunControl and the attachment read and set these) -------------------------
+    @property
+    def workspace(self) -> Workspace | None:
+        """The open workspace (None until the selection screen opened it)."""
+        return self.context.workspace
+
+    @property
+    def request(self) -> Request | None:
+        """The request the dashboard shows (or runs)."""
+        return self.context.request
+
+    @request.setter
+    def request(self, request: Request | None) -> None:
+        self.context.request = request
+
+    @property
+    def redrawer(self) -> DashboardScreen:
+        """Transitional, for :mod:`.run_control` and :mod:`.attach` until they post messages of their own:
+        ``store_changed()`` and ``pending_logs`` belong to the dashboard screen now."""
+        return self.dashboard
 
     # -- what tests and benchmarks read ----------------------------------------------------------
+    @property
+    def discovery(self) -> Discovery | None:
+        """What the source holds, once the selection screen has listed it."""
+        return self.selection_screen.discovery
+
+    @property
+    def certificate(self) -> IssuedCertificate | None:
+        """The certificate the dashboard issued last, or None."""
+        return self.dashboard.query_one(CertifyPanel).issued if self.dashboard.ready else None
+
     @property
     def engine(self) -> Any:
         """Instrumentation (tests, benchmark): the engine of the current (or last) run, or None."""
@@ -149,8 +153,8 @@ class RlxApp(App[int]):
 
     @property
     def redraws(self) -> int:
-        """Instrumentation (benchmark): redraws done (coalesced on the tick)."""
-        return self.redrawer.redraws
+        """Instrumentation (benchmark): redraws done (coalesced on the dashboard's tick)."""
+        return self.dashboard.redraws
 
     # -- lifecycle -------------------------------------------------------------------------
     async def on_mount(self) -> None:
@@ -158,13 +162,11 @@ class RlxApp(App[int]):
         self.sub_title = f"{self.settings.source} source · {self.settings.data_dir}"
         self.install_screen(self.selection_screen, "selection")
         self.install_screen(self.dashboard, "dashboard")
-        await self.push_screen("selection")
-        if self.options.capture_logs:
+        if self.options.capture_logs:  # before the source is opened: its log lines are shown too
             self._sink_id = add_log_sink(self, self.settings.log_level)
+        await self.push_screen("selection")  # it opens and lists the source
         if self.options.handle_signals:
             self.terminal.install()
-        self.set_interval(self.options.tick_seconds, self.redrawer.tick, name="redraw")
-        self.sources.start()
         self.runs.attach_to_live_run()
 
     def on_unmount(self) -> None:
@@ -175,14 +177,11 @@ class RlxApp(App[int]):
 
     def close_workspace(self) -> None:
         """Close what the app opened (stops a demo lake it started). Blocking: call after the app ended."""
-        self.sources.close()
+        self.selection_screen.close_workspace()
 
     def rediscover(self) -> None:
         """List the source again (opening it first if that failed before)."""
-        self.sources.rediscover()
-
-    def on_selection_screen_changed(self, message: SelectionScreen.Changed) -> None:
-        self.sources.request_changed(message.request)
+        self.selection_screen.rediscover()
 
     # -- running ------------------------------------------------------------------------------
     def on_selection_screen_start_requested(self, message: SelectionScreen.StartRequested) -> None:
@@ -202,89 +201,29 @@ class RlxApp(App[int]):
         """Stop the run (abandoning in-flight partitions, which the engine cleans up), then exit."""
         self.runs.shutdown(code)
 
-    # -- redraw ----------------------------------------------------------------------------
-    def on_log_line(self, message: LogLine) -> None:
-        self.redrawer.pending_logs.append(message.line)
-
-    def request_redraw(self) -> None:
-        """Redraw everything on the next tick (after a resize)."""
-        self.redrawer.invalidate()
-
     def refresh_now(self) -> None:
-        """Redraw immediately (tests and snapshots)."""
-        self.redrawer.invalidate()
-        self.redrawer.tick()
+        """Redraw the dashboard immediately (tests and snapshots)."""
+        self.dashboard.refresh_now()
 
-    # -- worker results: typed messages, each handed to the part that owns the state ----------------
-    @on(WorkspaceOpened)
-    def _workspace_opened(self, message: WorkspaceOpened) -> None:
-        self.sources.opened(message.workspace)
+    # -- messages that reach the app -------------------------------------------------------------
+    def on_log_line(self, message: LogLine) -> None:
+        self.dashboard.add_log_line(message.line)
 
-    @on(SourceListed)
-    def _source_listed(self, message: SourceListed) -> None:
-        self.sources.discovered(message.discovery, message.remembered)
-
-    @on(ExtraTablesListed)
-    def _extra_tables_listed(self, message: ExtraTablesListed) -> None:
-        self.sources.extra_tables(message.tables)
-
-    @on(Estimated)
-    def _estimated(self, message: Estimated) -> None:
-        self.sources.estimated(message.generation, message.text, message.warning)
-
-    @on(StorePolled)
-    def _store_polled(self, message: StorePolled) -> None:
-        self.redrawer.store_polled(message.status, message.seconds)
-
-    @on(Certified)
-    def _certified(self, message: Certified) -> None:
-        self.certificates.certified(message.result)
-
-    @on(Verified)
-    def _verified(self, message: Verified) -> None:
-        self.certificates.verified(message.report)
-
-    @on(PartitionLoaded)
-    def _partition_loaded(self, message: PartitionLoaded) -> None:
-        view = self.state.partitions.get(PartitionKey.from_id(message.partition_id))
-        report = partition_report(message.partition_id, view, message.manifest)
-        self.push_screen(TextScreen(f"Partition {message.partition_id}", report))
-
-    @on(TaskFailed)
-    def _task_failed(self, message: TaskFailed) -> None:
-        error, task = message.error, message.task
-        text = one_line(error)
-        if isinstance(error, SourceError | RequestError | UnreadableCertificate | CertifyFailed):
-            logger.warning("{} failed: {}", task.value, text)
-        else:
-            logger.opt(exception=error).error("{} failed: {}", task.value, text)
-        if task is Task.OPEN:
-            self.sources.open_failed(text)
-        elif task is Task.DISCOVER:
-            self.sources.discover_failed(error, text)
-        elif task is Task.ESTIMATE:
-            self.sources.estimate_failed(text)
-        elif task is Task.ZONES:
-            self.redrawer.store_poll_ended()
-        elif task in (Task.RUN, Task.EVENTS, Task.ATTACH):
-            self.runs.failed(text)
-        elif task is Task.CERTIFY:
-            self.certificates.certify_failed(error)
-        elif task is Task.VERIFY:
-            self.certificates.verify_failed(text)
-        else:
-            self.notify(f"{task.value}: {text}", severity="error", timeout=10)
-
-    # -- drill-down ----------------------------------------------------------------------------
     def on_partition_chosen(self, message: PartitionChosen) -> None:
         self.drill_down(message.partition_id)
 
+    @on(TaskFailed)
+    def _task_failed(self, message: TaskFailed) -> None:
+        """A job no screen or widget took (the run's, the attachment's, or any other): log and show it."""
+        text = log_failure(message)
+        if message.task in (Task.RUN, Task.EVENTS, Task.ATTACH):
+            self.runs.failed(text)
+        else:
+            self.notify(f"{message.task.value}: {text}", severity="error", timeout=10)
+
     def drill_down(self, partition_id: str) -> None:
         """Show one partition's findings and sidecar (read from the store in a thread)."""
-        if self.workspace is None:
-            return
-        load = partial(load_manifest, self.workspace.data_dir, partition_id)
-        in_thread(self, Task.DRILL, load, lambda loaded: PartitionLoaded(*loaded))
+        self.dashboard.show_partition(partition_id)
 
     # -- actions (keys, footer, command palette) -------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -332,24 +271,31 @@ class RlxApp(App[int]):
             self.start_run(self.request, retry_quarantined=True)
 
     def action_certify(self) -> None:
-        self.certificates.certify()
+        if self.dashboard.ready:
+            self.dashboard.query_one(CertifyPanel).certify()
+        else:
+            blocker = self.state.certify_blocker()
+            self.notify(blocker or "nothing to certify", title="Certify disabled", severity="warning")
 
     def action_verify(self) -> None:
-        self.certificates.verify()
+        """Ask which certificate to verify (the latest is offered); the dialog verifies it."""
+        workspace = self.workspace
+        if workspace is None:
+            return
 
-    def latest_certificate(self) -> Path | None:
-        """The newest certificate in the data directory, or None."""
-        return self.certificates.latest()
+        def show(report: TextScreen | None) -> None:
+            if report is not None:
+                self.push_screen(report)
+
+        self.push_screen(VerifyScreen(latest_certificate(workspace.data_dir), workspace.data_dir), show)
 
     def action_toggle_log(self) -> None:
         if self.dashboard.ready:
-            panel = self.dashboard.log_panel
-            if self.dashboard.toggle_log():
-                self.redrawer.flush_logs(panel)
+            self.dashboard.toggle_log()
 
     def action_drill_down(self) -> None:
         if self.dashboard.ready:
-            key = self.dashboard.query_one(InventoryPanel).highlighted_key()
+            key = self.dashboard.highlighted_key()
             if key is not None:
                 self.drill_down(key.id)
 
@@ -363,7 +309,7 @@ class RlxApp(App[int]):
     def show_dashboard(self) -> None:
         if self.request is not None and not isinstance(self.screen, DashboardScreen):
             self.switch_screen("dashboard")
-            self.redrawer.invalidate()
+            self.dashboard.invalidate()
 
     def action_rediscover(self) -> None:
         self.rediscover()
@@ -371,33 +317,15 @@ class RlxApp(App[int]):
     async def action_quit(self) -> None:
         self.runs.quit()
 
+    # -- an unhandled error ------------------------------------------------------------------------
     @property
     def crash_message(self) -> str | None:
-        """One line naming the unhandled error that ended the dashboard, or None.
-
-        Textual renders an unhandled error as a traceback with local variables (which may
-        hold anything) on its public ``error_console``; that console writes into a buffer
-        here, never the terminal, and only the error's type is shown to the user.
-        """
-        report = self._crash_report.getvalue()
-        if not report.strip():
-            return None
-        name = "error"
-        for line in reversed(report.splitlines()):
-            match = _ERROR_LINE.match(line.strip())
-            if match:
-                name = match.group(1).rsplit(".", 1)[-1]
-                break
-        return f"rlx-tui: unexpected error in the dashboard ({name}); details in data/logs/rlx-tui.log"
+        """One line naming the unhandled error that ended the dashboard, or None (see :mod:`.crash`)."""
+        return self._crash.message()
 
     def log_crash(self) -> None:
         """Put the error's last line (never the variables) into the log file, secrets scrubbed."""
-        lines = [line.strip() for line in self._crash_report.getvalue().splitlines() if line.strip()]
-        summary = next((line for line in reversed(lines) if _ERROR_LINE.match(line)), "unknown error")
-        logger.error("dashboard error: {}", redact(summary, self.settings.secrets))
-
-
-_ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*): ")  # rich's last traceback line: "TypeName: text"
+        self._crash.log(self.settings.secrets)
 
 
 def run_app(settings: Settings) -> int:

@@ -1,22 +1,44 @@
-"""The dashboard screen: progress, inventory, zones, certify and log panels, redrawn from the state."""
+"""The dashboard screen: progress, inventory, zones, certify and log panels, redrawn from the state.
+
+The screen draws itself from the shared :class:`~.state.DashboardState` on its own timer
+(``tick_seconds``, 4 Hz), not per event: a run's events only change the state. On the
+same tick it writes the queued log lines (once a second: the log relayouts on every
+write) and, when events said the store changed, scans the store's zones again in a
+thread worker of its own. It also reads one partition's sidecar for the drill-down.
+The certify panel certifies by itself (:mod:`.certify`).
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
+from functools import partial
 from typing import ClassVar
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
+from rlx_tui.logs import logger
+from rlx_tui.partitions import PartitionKey
+from rlx_tui.service.store import timed_store_status
 from rlx_tui.tui.certify import CertifyPanel
+from rlx_tui.tui.context import DashboardContext
+from rlx_tui.tui.errors import log_failure, one_line
 from rlx_tui.tui.inventory import InventoryPanel
-from rlx_tui.tui.logpanel import LogPanel
+from rlx_tui.tui.logpanel import MAX_LINES, LogPanel
+from rlx_tui.tui.messages import PartitionLoaded, StorePolled, Task, TaskFailed, in_thread
 from rlx_tui.tui.progress import ProgressPanel
+from rlx_tui.tui.screens import TextScreen, partition_report
+from rlx_tui.tui.source_tasks import load_manifest
 from rlx_tui.tui.state import DashboardState
 from rlx_tui.tui.widgets import Line
 from rlx_tui.tui.zones import ZonesPanel
+
+LOG_EVERY_TICKS = 4  # the log widget relayouts on every write: flush it once a second
 
 
 class DashboardScreen(Screen[None]):
@@ -44,11 +66,22 @@ class DashboardScreen(Screen[None]):
         Binding("tab", "focus_next", "Next panel", show=False),
     ]
 
-    def __init__(self, workers: int = 2) -> None:
+    def __init__(self, context: DashboardContext) -> None:
         super().__init__(id="dashboard")
-        self.worker_count = workers
-        self.ready = False  # composed and mounted: the app may redraw it
+        self.context = context
+        self.worker_count = context.settings.workers
+        self.ready = False  # composed and mounted: it redraws itself
         self.log_choice: bool | None = None
+        self.pending_logs: deque[str] = deque(maxlen=MAX_LINES)  # log lines not written yet
+        self.redraws = 0  # instrumentation (benchmark): redraws done
+        self.drawn_version = -1
+        self.drawn_phase = ""
+        self.ticks = 0
+        self.draw_failed = False
+        self.zones_dirty = True  # the store's zones are worth scanning again
+        self.zones_busy = False
+        self.zones_at = 0.0
+        self.zones_interval = 1.0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -59,7 +92,7 @@ class DashboardScreen(Screen[None]):
                 yield InventoryPanel(id="inventory", classes="panel")
             with Vertical(id="right"):
                 yield ZonesPanel(id="zones", classes="panel")
-                yield CertifyPanel(id="certify-panel", classes="panel")
+                yield CertifyPanel(self.context, id="certify-panel", classes="panel")
         yield LogPanel(id="log-panel", classes="panel")
         yield Footer()
 
@@ -73,6 +106,8 @@ class DashboardScreen(Screen[None]):
         self.query_one("#inventory-table").focus()
         self._fit_log()
         self.ready = True
+        self.set_interval(self.context.options.tick_seconds, self.tick, name="redraw")
+        self._poll_store(asyncio.get_running_loop().time())  # zones at once, not a tick later
 
     def _fit_log(self) -> None:
         """Show the log by default only where it fits; once toggled, the user's choice wins."""
@@ -80,17 +115,128 @@ class DashboardScreen(Screen[None]):
             self.query_one(LogPanel).display = self.app.size.width >= 100 and self.app.size.height >= 32
 
     def toggle_log(self) -> bool:
+        """Show or hide the log panel (shown: with the lines queued meanwhile); True if now shown."""
         panel = self.query_one(LogPanel)
         panel.display = not panel.display
         self.log_choice = bool(panel.display)
+        if self.log_choice:
+            self._flush_logs(panel)
         return self.log_choice
 
     def on_resize(self) -> None:
         self.query_one(Footer).compact = self.size.width < 100
         self._fit_log()
-        redraw = getattr(self.app, "request_redraw", None)
-        if redraw is not None:
-            redraw()  # layouts differ by width (zones line, bars): draw again now
+        self.invalidate()  # layouts differ by width (zones line, bars): draw again on the next tick
+
+    # -- drawing from the state, on this screen's timer ---------------------------------------
+    def invalidate(self) -> None:
+        """Redraw everything on the next tick."""
+        self.drawn_version = -1
+
+    def refresh_now(self) -> None:
+        """Redraw immediately (tests, snapshots, a stop in progress)."""
+        self.invalidate()
+        self.tick()
+
+    def add_log_line(self, line: str) -> None:
+        """Queue one log line; it is written on a coming tick (kept, bounded, while the panel is hidden)."""
+        self.pending_logs.append(line)
+
+    def store_changed(self) -> None:
+        """Scan the store's zones again on a coming tick."""
+        self.zones_dirty = True
+
+    def tick(self) -> None:
+        """Redraw from the state (a few times a second at most), flush log lines, poll the store.
+
+        A drawing bug must not take a days-long run down with it: it is logged once and shown.
+        """
+        try:
+            self._redraw()
+        except Exception as exc:
+            if not self.draw_failed:
+                self.draw_failed = True
+                logger.exception("redrawing the dashboard failed")
+                self.app.notify(f"display problem: {one_line(exc)} (details in the log)", severity="error")
+
+    def _redraw(self) -> None:
+        state = self.context.state
+        self.ticks += 1
+        if self.ready and self.pending_logs and self.ticks % LOG_EVERY_TICKS == 0:
+            panel = self.log_panel
+            if panel.display:  # a hidden panel keeps its lines queued (bounded) until shown
+                self._flush_logs(panel)
+        if self.ready and state.version != self.drawn_version:
+            self.drawn_version = state.version
+            self.redraws += 1
+            with self.app.batch_update():
+                self.refresh_from(state)
+        if state.phase != self.drawn_phase:
+            self.drawn_phase = state.phase
+            self.app.refresh_bindings()  # what applies (start, pause, certify…) follows the phase
+        if self.ready:
+            self._poll_store(asyncio.get_running_loop().time())
+
+    def _flush_logs(self, panel: LogPanel) -> None:
+        if self.pending_logs:
+            lines = list(self.pending_logs)
+            self.pending_logs.clear()
+            panel.write_lines(lines)
+
+    # -- the store's zones, scanned in a thread ---------------------------------------------------
+    def _poll_store(self, loop_time: float) -> None:
+        workspace = self.context.workspace
+        if (
+            self.context.options.watch_store
+            and self.zones_dirty
+            and not self.zones_busy
+            and workspace is not None
+            and loop_time - self.zones_at >= self.zones_interval
+        ):
+            self.zones_dirty = False
+            self.zones_busy = True
+            self.zones_at = loop_time
+            work = partial(timed_store_status, workspace.data_dir)
+            in_thread(self, Task.ZONES, work, lambda polled: StorePolled(*polled))
+
+    @on(StorePolled)
+    def _store_polled(self, message: StorePolled) -> None:
+        """A zone scan finished: show it, and poll a big store less often."""
+        message.stop()
+        self.zones_busy = False
+        self.zones_interval = max(1.0, 10 * message.seconds)  # at most ~10 % of one core on store scans
+        self.context.state.set_store_status(message.status)
+
+    # -- one partition's details -----------------------------------------------------------
+    def show_partition(self, partition_id: str) -> None:
+        """Show one partition's findings and sidecar (read from the store in a thread)."""
+        workspace = self.context.workspace
+        if workspace is None:
+            return
+        load = partial(load_manifest, workspace.data_dir, partition_id)
+        in_thread(self, Task.DRILL, load, lambda loaded: PartitionLoaded(*loaded))
+
+    def highlighted_key(self) -> PartitionKey | None:
+        """The partition under the inventory's cursor, if any."""
+        return self.query_one(InventoryPanel).highlighted_key()
+
+    @on(PartitionLoaded)
+    def _partition_loaded(self, message: PartitionLoaded) -> None:
+        message.stop()
+        view = self.context.state.partitions.get(PartitionKey.from_id(message.partition_id))
+        report = partition_report(message.partition_id, view, message.manifest)
+        self.app.push_screen(TextScreen(f"Partition {message.partition_id}", report))
+
+    @on(TaskFailed)
+    def _task_failed(self, message: TaskFailed) -> None:
+        if message.task not in (Task.ZONES, Task.DRILL):
+            return  # not this screen's job: it bubbles on to the app
+        message.stop()
+        text = log_failure(message)
+        if message.task is Task.ZONES:
+            self.zones_busy = False  # the next scan may start
+        else:
+            self.app.notify(f"{message.task.value}: {text}", severity="error", timeout=10)
 
     def refresh_from(self, state: DashboardState) -> None:
         """Redraw every panel from the state (the inventory only touches changed cells)."""

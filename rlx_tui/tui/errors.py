@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from rlx_tui.kinds import ErrorKind, FatalKind, SourceError
+from rlx_tui.logs import logger
 from rlx_tui.service import CertifyFailed, RequestError, UnreadableCertificate
+from rlx_tui.tui.messages import TaskFailed
+
+EXPECTED_ERRORS = (SourceError, RequestError, UnreadableCertificate, CertifyFailed)
 
 # What to do after a run stopped on a fatal error, by error kind.
 RUN_NEXT_STEPS: dict[FatalKind, str] = {
@@ -31,8 +35,19 @@ def one_line(error: BaseException | None) -> str:
         return "unknown error"
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     text = text.removesuffix(", retrying")  # the engine's wording; here nothing retries by itself
-    expected = SourceError | RequestError | UnreadableCertificate | CertifyFailed
-    return text if isinstance(error, expected) else f"{type(error).__name__}: {text}"
+    return text if isinstance(error, EXPECTED_ERRORS) else f"{type(error).__name__}: {text}"
+
+
+def log_failure(message: TaskFailed) -> str:
+    """Log a failed background job (an expected error as a warning, anything else with its
+    traceback, which goes to the log file only); returns its one line for the screen."""
+    error, task = message.error, message.task
+    text = one_line(error)
+    if isinstance(error, EXPECTED_ERRORS):
+        logger.warning("{} failed: {}", task.value, text)
+    else:
+        logger.opt(exception=error).error("{} failed: {}", task.value, text)
+    return text
 
 
 def discovery_hint(error: BaseException | None) -> str:

@@ -1,9 +1,12 @@
 """The dashboard's worker results as typed messages: each worker posts one, never a bare result.
 
-A blocking job runs through :func:`in_thread`, an async one through :func:`guarded`;
-either posts its typed result message (or :class:`TaskFailed`) to the app, where an
-``@on`` handler hands it to the part that owns the state. Nothing is routed by a
-worker's name, and no result is typed ``Any``.
+A blocking job runs through :func:`in_thread`, an async one through :func:`guarded`,
+each started by the screen or widget that owns its part (the selection screen lists
+the source, the dashboard screen polls the store, the certify panel certifies, the
+verify dialog verifies); either posts its typed result message (or :class:`TaskFailed`)
+to that owner, whose ``@on`` handler shows it. A :class:`TaskFailed` its owner does
+not handle bubbles up to the app. Nothing is routed by a worker's name, and no result
+is typed ``Any``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from textual.message import Message
 from rlx_tui.partitions import Request
 
 if TYPE_CHECKING:
-    from textual.app import App
+    from textual.dom import DOMNode
 
     from rlx_tui.service import Discovery, Workspace
     from rlx_tui.service.certify import CertifyResult, VerifyReport
@@ -97,31 +100,33 @@ class TaskFailed(Message):
     error: BaseException
 
 
-def in_thread(app: App[Any], task: Task, work: Callable[[], T], done: Callable[[T], Message] | None) -> None:
-    """Run blocking ``work`` in a thread worker; post ``done(result)``, or :class:`TaskFailed`."""
+def in_thread(owner: DOMNode, task: Task, work: Callable[[], T], done: Callable[[T], Message] | None) -> None:
+    """Run blocking ``work`` in a thread worker of ``owner``; post ``done(result)`` (or
+    :class:`TaskFailed`) to ``owner``."""
 
     def job() -> None:
         try:
             result = work()
         except Exception as exc:
-            app.post_message(TaskFailed(task, exc))
+            owner.post_message(TaskFailed(task, exc))
             return
         if done is not None:
-            app.post_message(done(result))
+            owner.post_message(done(result))
 
-    app.run_worker(job, name=task.value, group=task.value, thread=True, exit_on_error=False)
+    owner.run_worker(job, name=task.value, group=task.value, thread=True, exit_on_error=False)
 
 
-def guarded(app: App[Any], task: Task, work: Awaitable[Any]) -> None:
-    """Run the coroutine ``work`` as an async worker; an error in it posts :class:`TaskFailed`."""
+def guarded(owner: DOMNode, task: Task, work: Awaitable[Any]) -> None:
+    """Run the coroutine ``work`` as an async worker of ``owner``; an error in it posts
+    :class:`TaskFailed` to ``owner``."""
 
     async def job() -> None:
         try:
             await work
         except Exception as exc:
-            app.post_message(TaskFailed(task, exc))
+            owner.post_message(TaskFailed(task, exc))
 
-    app.run_worker(job(), name=task.value, group=task.value, exit_on_error=False)
+    owner.run_worker(job(), name=task.value, group=task.value, exit_on_error=False)
 
 
 __all__ = [

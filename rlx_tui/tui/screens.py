@@ -1,9 +1,8 @@
-"""Modal screens: confirmations, partition drill-down, certificate results, verify."""
+"""Modal screens: confirmations, partition drill-down, certificate results, detaching (verify: .verify)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.console import Group
@@ -13,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Static
 
 from rlx_tui.tui.state import PartitionView
 from rlx_tui.tui.text import human_bytes
@@ -73,33 +72,6 @@ class TextScreen(ModalScreen[None]):
         self.query_one(VerticalScroll).focus()
 
     def action_close(self) -> None:
-        self.dismiss(None)
-
-
-class VerifyScreen(ModalScreen[Path | None]):
-    """Ask which certificate to verify (prefilled with the latest one)."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="verify-cancel")]
-
-    def __init__(self, default: Path | None) -> None:
-        super().__init__(classes="modal")
-        self.default = default
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Static("Verify a certificate: path to a cert-*.json file", classes="dialog-title")
-            yield Input(
-                str(self.default or ""), id="verify-path", placeholder="data/certificates/cert-….json"
-            )
-            yield Static("Enter: verify   Esc: cancel", classes="dialog-hint")
-
-    @on(Input.Submitted, "#verify-path")
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        value = event.value.strip()
-        self.dismiss(Path(value).expanduser() if value else None)
-
-    def action_cancel(self) -> None:
         self.dismiss(None)
 
 

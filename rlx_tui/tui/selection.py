@@ -1,252 +1,59 @@
-"""Selection screen: date range, tables, symbols and exchanges, keyboard first, validated as you type."""
+"""Selection screen: date range, tables, symbols and exchanges, keyboard first, validated as you type.
+
+The screen owns the source: it opens the workspace (unless the app was handed one),
+lists what the source holds and estimates each request, all in thread workers of its
+own (the blocking jobs are in :mod:`.source_tasks`) whose typed messages it handles
+itself. It puts the opened workspace into the shared :class:`~.context.DashboardContext`
+and tells the app only that a start was asked for (:class:`SelectionScreen.StartRequested`).
+"""
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from contextlib import ExitStack
+from functools import partial
 from typing import ClassVar
 
-from rich.text import Text
-from textual import events, on
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Button, Footer, Header, Input, Static
 
 from rlx_tui.partitions import KNOWN_TABLES, Request
-from rlx_tui.service import DEFAULT_EXCHANGES, DEFAULT_SYMBOLS, Discovery, date_problem, latest_complete_day
+from rlx_tui.service import DEFAULT_EXCHANGES, DEFAULT_SYMBOLS, Discovery, Workspace, latest_complete_day
+from rlx_tui.tui.context import DashboardContext
+from rlx_tui.tui.dates import DateInput, add_months, check_range, parse_day
+from rlx_tui.tui.errors import discovery_hint, log_failure
+from rlx_tui.tui.heap import freeze_heap
+from rlx_tui.tui.messages import (
+    Estimated,
+    ExtraTablesListed,
+    SourceListed,
+    Task,
+    TaskFailed,
+    WorkspaceOpened,
+    in_thread,
+)
+from rlx_tui.tui.pickers import Picker
+from rlx_tui.tui.source_tasks import (
+    WorkspaceFactory,
+    discover_extra_tables,
+    discover_listing,
+    estimate_tagged,
+    source_label,
+)
+
+__all__ = ["DEFAULT_DAYS", "SelectionScreen", "add_months", "check_range", "parse_day"]
 
 DEFAULT_DAYS = 3
 
 
-def add_months(day: dt.date, months: int) -> dt.date:
-    """``day`` moved by whole months, clamped to the target month's length."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    month += 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def parse_day(text: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class RangeCheck:
-    """A typed range, parsed and checked: ``problem`` is None when it is acceptable."""
-
-    start: dt.date | None
-    end: dt.date | None
-    problem: str | None = None
-    field: str | None = None  # "start" or "end": the input to mark
-
-
-def check_range(
-    start_text: str,
-    end_text: str,
-    first: dt.date | None,
-    last: dt.date | None,
-    today: dt.date | None = None,
-) -> RangeCheck:
-    """Parse and check a typed range against the calendar and what the source holds."""
-    start, end = parse_day(start_text), parse_day(end_text)
-    if start is None:
-        return RangeCheck(
-            None, end, f"start {start_text.strip() or '(empty)'} is not a date: type YYYY-MM-DD", "start"
-        )
-    if end is None:
-        return RangeCheck(
-            start, None, f"end {end_text.strip() or '(empty)'} is not a date: type YYYY-MM-DD", "end"
-        )
-    problem = date_problem(start, end, today=today, first=first, last=last)  # the CLI's own checks
-    if problem is not None:
-        return RangeCheck(start, end, problem.message, problem.field)
-    return RangeCheck(start, end)
-
-
-class DateInput(Input):
-    """An ISO date input; ↑/↓ step a day, PgUp/PgDn a month."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "step(1)", "+1 day", show=False),
-        Binding("down", "step(-1)", "-1 day", show=False),
-        Binding("pageup", "month(1)", "+1 month", show=False),
-        Binding("pagedown", "month(-1)", "-1 month", show=False),
-    ]
-
-    def __init__(self, value: str = "", **kwargs: object) -> None:
-        super().__init__(value, placeholder="YYYY-MM-DD", max_length=10, compact=True, **kwargs)  # type: ignore[arg-type]
-        self.fallback: dt.date | None = None
-
-    def _current(self) -> dt.date | None:
-        return parse_day(self.value) or self.fallback
-
-    def _set(self, day: dt.date) -> None:
-        self.value = day.isoformat()
-        self.cursor_position = len(self.value)
-
-    def action_step(self, days: int) -> None:
-        current = self._current()
-        if current is not None:
-            self._set(current + dt.timedelta(days=days))
-
-    def action_month(self, months: int) -> None:
-        current = self._current()
-        if current is not None:
-            self._set(add_months(current, months))
-
-
-class PickerList(OptionList):
-    """An option list whose options toggle with space or Enter; ctrl+a toggles every shown option."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle_option", "Toggle", show=False),
-        Binding("ctrl+a", "toggle_all", "Toggle all shown", show=False),
-    ]
-
-    def action_toggle_option(self) -> None:
-        if self.highlighted is not None:
-            self.action_select()
-
-    def action_toggle_all(self) -> None:
-        picker = self.parent
-        if isinstance(picker, Picker):
-            picker.toggle_all()
-
-
-class Picker(Vertical):
-    """A titled multi-select list, optionally filtered by typing; remembers choices hidden by the filter.
-
-    Each option reads ``[x] name`` or ``[ ] name``, so the choice is visible without colour.
-    """
-
-    class Changed(Message):
-        """The set of chosen values changed."""
-
-        def __init__(self, picker: Picker) -> None:
-            super().__init__()
-            self.picker = picker
-
-    def __init__(self, title: str, *, filterable: bool, id: str) -> None:
-        super().__init__(id=id, classes="picker")
-        self.title = title
-        self.filterable = filterable
-        self.values: list[str] = []
-        self.chosen: set[str] = set()
-        self._shown: list[str] = []
-
-    def compose(self) -> ComposeResult:
-        if self.filterable:
-            yield Input(placeholder="type to filter", compact=True, classes="picker-filter")
-        yield PickerList(classes="picker-list")
-
-    @property
-    def option_list(self) -> PickerList:
-        return self.query_one(PickerList)
-
-    @property
-    def filter_text(self) -> str:
-        if not self.filterable:
-            return ""
-        return self.query_one(".picker-filter", Input).value.strip().lower()
-
-    def set_values(self, values: Iterable[str], chosen: Iterable[str]) -> None:
-        self.values = list(values)
-        self.chosen = {c for c in chosen if c in self.values}
-        self._rebuild()
-
-    def selected(self) -> tuple[str, ...]:
-        """The chosen values, in listing order."""
-        return tuple(v for v in self.values if v in self.chosen)
-
-    def shown_values(self) -> list[str]:
-        """The values the filter lets through, in listing order."""
-        needle = self.filter_text
-        return [v for v in self.values if needle in v.lower()]
-
-    def _prompt(self, value: str) -> Text:
-        if value in self.chosen:
-            return Text.assemble(("[x] ", "bold green"), (value, "bold"))
-        return Text.assemble(("[ ] ", "dim"), value)
-
-    def _rebuild(self) -> None:
-        options = self.option_list
-        highlighted = options.highlighted
-        self._shown = self.shown_values()
-        options.clear_options()
-        options.add_options([Option(self._prompt(v), id=v) for v in self._shown])
-        if self._shown:
-            options.highlighted = min(highlighted or 0, len(self._shown) - 1)
-        self._retitle()
-
-    def on_mount(self) -> None:
-        self._retitle()
-
-    def _retitle(self) -> None:
-        count = f" {len(self.chosen)}/{len(self.values)}" if self.values else ""
-        self.border_title = f"{self.title}{count}"
-        self.border_subtitle = "space: toggle" if self.values else ""
-
-    def toggle(self, value: str) -> None:
-        self.chosen.symmetric_difference_update({value})
-        if value in self._shown:
-            self.option_list.replace_option_prompt_at_index(self._shown.index(value), self._prompt(value))
-        self._retitle()
-        self.post_message(self.Changed(self))
-
-    def toggle_all(self) -> None:
-        shown = set(self._shown)
-        if shown <= self.chosen:
-            self.chosen -= shown
-        else:
-            self.chosen |= shown
-        self._rebuild()
-        self.post_message(self.Changed(self))
-
-    @on(OptionList.OptionSelected)
-    def _selected(self, event: OptionList.OptionSelected) -> None:
-        event.stop()
-        if event.option.id is not None:
-            self.toggle(event.option.id)
-
-    @on(Input.Changed, ".picker-filter")
-    def _filter(self, event: Input.Changed) -> None:
-        event.stop()
-        self._rebuild()
-
-    @on(Input.Submitted, ".picker-filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.option_list.focus()
-
-    def on_key(self, event: events.Key) -> None:
-        """Typing a letter while the list has focus goes to the filter; ↓ in the filter goes to the list."""
-        if not self.filterable:
-            return
-        field = self.query_one(".picker-filter", Input)
-        if field.has_focus and event.key == "down":
-            event.stop()
-            self.option_list.focus()
-            return
-        if not event.is_printable or event.character in (None, " "):
-            return
-        if self.option_list.has_focus:
-            event.stop()
-            event.prevent_default()
-            field.focus()
-            field.insert_text_at_cursor(event.character or "")
-
-
 class SelectionScreen(Screen[None]):
-    """Choose what to fetch. The app fills in what the source offers and the estimates."""
+    """Choose what to fetch: what the source offers, checked as you type, with an estimate of each request."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s,f5", "start_run", "Start", id="start-run", priority=True),
@@ -267,14 +74,18 @@ class SelectionScreen(Screen[None]):
             super().__init__()
             self.request = request
 
-    def __init__(self, today: dt.date | None = None, cursor_blink: bool = True) -> None:
+    def __init__(self, context: DashboardContext, workspace_factory: WorkspaceFactory | None = None) -> None:
         super().__init__(id="selection")
-        self.today = today
-        self.cursor_blink = cursor_blink
+        self.context = context
+        self.today = context.options.today
+        self.cursor_blink = context.options.cursor_blink
+        self.workspace_factory = workspace_factory
         self.discovery: Discovery | None = None
         self.request: Request | None = None
         self.error: str | None = None
         self.summary_text = ""
+        self.workspace_stack: ExitStack | None = None  # what closes the workspace this screen opened
+        self.estimate_generation = 0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -301,8 +112,12 @@ class SelectionScreen(Screen[None]):
             field.cursor_blink = self.cursor_blink
         self.query_one("#pickers").loading = True
         self.query_one("#start-date", DateInput).focus()
+        if self.context.workspace is None:
+            self.open_source()
+        else:
+            self.rediscover()
 
-    # -- filled in by the app ----------------------------------------------------------
+    # -- what the source offers ----------------------------------------------------------
     def set_source_line(self, text: str, error: bool = False) -> None:
         line = self.query_one("#source-line", Static)
         line.update(text)
@@ -346,9 +161,7 @@ class SelectionScreen(Screen[None]):
             defaults = _first_present(discovery.default_tables, discovery.tables)
             tables.set_values(_ordered_tables(discovery.tables), defaults)
             symbols.set_values(discovery.symbols, _first_present(DEFAULT_SYMBOLS, discovery.symbols))
-            exchanges.set_values(
-                discovery.exchanges, _first_present(DEFAULT_EXCHANGES, discovery.exchanges)
-            )
+            exchanges.set_values(discovery.exchanges, _first_present(DEFAULT_EXCHANGES, discovery.exchanges))
             end = discovery.last_day or latest_complete_day(self.today)
             start = end - dt.timedelta(days=DEFAULT_DAYS - 1)
             if discovery.first_day is not None:
@@ -369,6 +182,125 @@ class SelectionScreen(Screen[None]):
 
     def set_resume_note(self, text: str) -> None:
         self.query_one("#resume-note", Static).update(text)
+
+    # -- the source: opened, listed and estimated in this screen's thread workers ----------
+    def open_source(self) -> None:
+        """Open the workspace in a thread (starting the embedded demo lake when asked to)."""
+        settings = self.context.settings
+        demo = settings.source == "demo" and settings.endpoint_url is None
+        note = " (starting the embedded demo lake: a few seconds)" if demo else ""
+        self.set_source_line(f"Opening the {settings.source} source{note}…")
+        in_thread(self, Task.OPEN, self._open_workspace, WorkspaceOpened)
+
+    def _open_workspace(self) -> Workspace:
+        """Blocking: open the workspace, keeping what to close (even if the app ends meanwhile)."""
+        assert self.workspace_factory is not None
+        stack = ExitStack()
+        workspace = stack.enter_context(self.workspace_factory())
+        self.workspace_stack = stack
+        return workspace
+
+    def close_workspace(self) -> None:
+        """Close what this screen opened (stops a demo lake it started). Blocking: after the app ended."""
+        stack, self.workspace_stack = self.workspace_stack, None
+        if stack is not None:
+            stack.close()
+
+    @on(WorkspaceOpened)
+    def _workspace_opened(self, message: WorkspaceOpened) -> None:
+        message.stop()
+        self.context.workspace = message.workspace
+        self.rediscover()
+
+    def rediscover(self) -> None:
+        """List the source again (opening it first if that failed); a re-list forgets cached listings."""
+        workspace = self.context.workspace
+        if workspace is None:
+            if self.workspace_stack is None and self.workspace_factory is not None:
+                self.open_source()
+            return
+        self.set_source_line("Listing what the source holds…")
+        options, data_dir = self.context.options, self.context.settings.data_dir
+        work = partial(
+            discover_listing, workspace, options.today, self.discovery is not None, options.remember, data_dir
+        )
+        in_thread(self, Task.DISCOVER, work, lambda found: SourceListed(*found))
+
+    @on(SourceListed)
+    def _source_listed(self, message: SourceListed) -> None:
+        message.stop()
+        workspace = self.context.workspace
+        assert workspace is not None
+        keep = self.discovery is not None
+        self.discovery = message.discovery
+        freeze_heap()  # after the old discovery was let go, so it is collected rather than frozen
+        remembered = message.remembered
+        request = remembered[0] if remembered else None
+        self.set_discovery(message.discovery, source_label(workspace), request, keep_choices=keep)
+        if self.context.options.discover_extra_tables:
+            work = partial(discover_extra_tables, workspace, self.context.options.today)
+            in_thread(self, Task.DISCOVER_EXTRA, work, ExtraTablesListed)
+        if remembered is not None and not remembered[1] and not keep:
+            self.set_resume_note(
+                "The last request did not finish: it is selected, press ctrl+s to resume "
+                "(ready partitions are skipped)."
+            )
+
+    @on(ExtraTablesListed)
+    def _extra_tables_listed(self, message: ExtraTablesListed) -> None:
+        message.stop()
+        workspace = self.context.workspace
+        if message.tables and self.discovery is not None and workspace is not None:
+            discovery = self.discovery.with_tables(message.tables)
+            self.set_discovery(discovery, source_label(workspace), keep_choices=True)
+
+    @on(Changed)
+    def _request_changed(self, message: Changed) -> None:
+        """The selection changed: estimate it after a short pause (typing does not list per key)."""
+        self.estimate_generation += 1
+        if message.request is None:
+            self.set_summary("")
+            return
+        start = partial(self._start_estimate, message.request, self.estimate_generation)
+        delay = self.context.options.estimate_delay
+        if delay > 0:
+            self.set_timer(delay, start)
+        else:
+            self.call_later(start)
+
+    def _start_estimate(self, request: Request, generation: int) -> None:
+        workspace = self.context.workspace
+        if generation != self.estimate_generation or workspace is None:
+            return
+        self.set_summary("estimating…")
+        work = partial(estimate_tagged, workspace, request, generation, self.context.options.free_disk)
+        in_thread(self, Task.ESTIMATE, work, lambda done: Estimated(*done))
+
+    @on(Estimated)
+    def _estimated(self, message: Estimated) -> None:
+        message.stop()
+        if message.generation == self.estimate_generation:
+            self.set_summary(message.text, message.warning)
+
+    @on(TaskFailed)
+    def _task_failed(self, message: TaskFailed) -> None:
+        if message.task not in (Task.OPEN, Task.DISCOVER, Task.ESTIMATE):
+            return  # not this screen's job: it bubbles on to the app
+        message.stop()
+        text = log_failure(message)
+        if message.task is Task.OPEN:
+            self.set_source_line(
+                f"Cannot open the {self.context.settings.source} source: {text}. "
+                "Check the settings (.env, --endpoint-url), then press ctrl+r to try again.",
+                error=True,
+            )
+        elif message.task is Task.DISCOVER:
+            hint = discovery_hint(message.error)
+            self.set_source_line(
+                f"Cannot list the source: {text}. Next: {hint}; press ctrl+r to try again.", error=True
+            )
+        elif message.task is Task.ESTIMATE:
+            self.set_summary(f"Cannot estimate: {text}", warning=True)
 
     # -- reacting to the user -------------------------------------------------------------
     @on(Input.Changed, "DateInput")
