@@ -3,7 +3,7 @@
 A 12-month, 3-table request is 365 rows of 3 cells, not 1,100 rows. Each cell is
 a state glyph and a size. A partition that changes updates its one cell
 (:meth:`InventoryGrid.set_cell`: one row rendered again, one line repainted),
-batched in the app's refresh tick.
+batched in the dashboard screen's refresh tick.
 """
 
 from __future__ import annotations

@@ -324,7 +324,7 @@ class SelectionScreen(Screen[None]):
         self.action_start_run()
 
     def _update(self) -> None:
-        """Validate everything on screen; refuse bad dates in place; tell the app the new request."""
+        """Validate everything on screen; refuse bad dates in place; post the new request (to estimate)."""
         first = self.discovery.first_day if self.discovery else None
         last = self.discovery.last_day if self.discovery else None
         start_input = self.query_one("#start-date", DateInput)
