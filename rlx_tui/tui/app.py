@@ -5,9 +5,11 @@ Threading model (the event loop never blocks):
 * the workspace is opened (demo lake start, lakeapi import) in a thread worker;
 * the source's listing (discovery, estimates), store scans, certificates and
   verification run in thread workers (:mod:`.source_tasks`, :mod:`.certify_tasks`);
-* a run (the service's :class:`~rlx_tui.service.RunHandle`) runs as an async worker
-  (the engine puts its blocking work in threads itself) and a second async worker
-  folds its events into a :class:`DashboardState` (:mod:`.run_control`);
+* a run is started in a process of its own and followed through its socket (the
+  default), or, with ``foreground``, the service's :class:`~rlx_tui.service.RunHandle`
+  runs as an async worker here; either way :mod:`.run_control` folds its events into
+  a :class:`DashboardState` and asks the app for the rest with typed messages
+  (:mod:`.run_messages`);
 * widgets are redrawn from that state by one timer (``tick_seconds``, 4 Hz), not
   per event; log lines arrive as messages and are written on the same tick (:mod:`.redraw`).
 
@@ -70,6 +72,7 @@ from rlx_tui.tui.messages import (
 from rlx_tui.tui.options import AppOptions
 from rlx_tui.tui.redraw import Redrawer
 from rlx_tui.tui.run_control import RunControl
+from rlx_tui.tui.run_messages import LeaveRequested, LiveRunFound, RunShown, StoreChanged
 from rlx_tui.tui.screens import TextScreen, partition_report
 from rlx_tui.tui.selection import SelectionScreen
 from rlx_tui.tui.source_tasks import SourceTasks, WorkspaceFactory, load_manifest
@@ -116,7 +119,7 @@ class RlxApp(App[int]):
         self.request: Request | None = None
         self.certificate: Any = None
         self.sources = SourceTasks(self, workspace_factory)
-        self.runs = RunControl(self)
+        self.runs = RunControl(self, self.state, self.settings, self.options)
         self.certificates = CertifyTasks(self)
         self.redrawer = Redrawer(self)
         self.terminal = TerminalGuard(self, self.shutdown)
@@ -190,7 +193,7 @@ class RlxApp(App[int]):
 
     def start_run(self, request: Request, retry_quarantined: bool = False) -> bool:
         """Start acquiring ``request`` (resumes: ready partitions are skipped). False if refused."""
-        return self.runs.start(request, retry_quarantined)
+        return self.runs.start(request, self.workspace, retry_quarantined)
 
     def preview(self, request: Request) -> None:
         """Show the dashboard laid out for ``request`` without running it (tests, snapshots)."""
@@ -274,6 +277,31 @@ class RlxApp(App[int]):
             self.certificates.verify_failed(text)
         else:
             self.notify(f"{task.value}: {text}", severity="error", timeout=10)
+
+    # -- what the run control asks for ---------------------------------------------------------
+    @on(RunShown)
+    def _run_shown(self, message: RunShown) -> None:
+        if message.request is not None:
+            self.request = message.request
+        self.sub_title = message.heading or f"{self.settings.source} source · {self.settings.data_dir}"
+        self.show_dashboard()
+        self.refresh_bindings()
+
+    @on(LiveRunFound)
+    async def _live_run_found(self, message: LiveRunFound) -> None:
+        """Attach once the dashboard that shows the run is mounted (no polling for it)."""
+        self.request = message.run.request or self.request
+        if not isinstance(self.screen, DashboardScreen):
+            await self.switch_screen("dashboard")
+        self.runs.attach(message.run, message.note)
+
+    @on(StoreChanged)
+    def _store_changed(self) -> None:
+        self.redrawer.store_changed()
+
+    @on(LeaveRequested)
+    def _leave_requested(self, message: LeaveRequested) -> None:
+        self.exit(message.code, return_code=message.code)
 
     # -- drill-down ----------------------------------------------------------------------------
     def on_partition_chosen(self, message: PartitionChosen) -> None:
@@ -400,9 +428,13 @@ class RlxApp(App[int]):
 _ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*): ")  # rich's last traceback line: "TypeName: text"
 
 
-def run_app(settings: Settings) -> int:
-    """Run the dashboard until the user quits; returns the exit code."""
-    app = RlxApp(settings, options=AppOptions(handle_signals=True))
+def run_app(settings: Settings, *, foreground: bool = False) -> int:
+    """Run the dashboard until the user quits; returns the exit code.
+
+    ``foreground``: a run started here runs in this process and stops with the dashboard
+    (by default it gets a process of its own, which a lost terminal does not stop).
+    """
+    app = RlxApp(settings, options=AppOptions(handle_signals=True, foreground=foreground))
     with library_effects():  # held until the demo lake is stopped; undone before the exit line
         try:
             app.run()
