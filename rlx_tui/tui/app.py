@@ -167,8 +167,8 @@ class RlxApp(App[int]):
         if self.options.handle_signals:
             self.terminal.install()
         self.set_interval(self.options.tick_seconds, self.redrawer.tick, name="redraw")
-        self.sources.start()
-        self.runs.attach_to_live_run()
+        # a live run is looked for first: opening the source (imports, listing) would slow its showing
+        self.runs.attach_to_live_run(then=self.sources.start)
 
     def on_unmount(self) -> None:
         self._effects.close()

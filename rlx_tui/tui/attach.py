@@ -109,11 +109,14 @@ class Attachment:
         return f"attached to run {run.number} (pid {run.pid}) · {self._settings.data_dir}"
 
     # -- attaching -------------------------------------------------------------------------
-    def look_for_run(self) -> None:
-        """Attach to the data directory's live run, or say how the last one ended (async worker)."""
-        guarded(self._node, Task.ATTACH, self._look())
+    def look_for_run(self, then: Callable[[], None] | None = None) -> None:
+        """Attach to the data directory's live run, or say how the last one ended (async worker).
 
-    async def _look(self) -> None:
+        ``then()`` is called on the event loop once the look is over, whatever it found.
+        """
+        guarded(self._node, Task.ATTACH, self._look(then))
+
+    async def _look(self, then: Callable[[], None] | None) -> None:
         data_dir = self._settings.data_dir
         try:
             run = await find_live(data_dir)
@@ -121,12 +124,15 @@ class Attachment:
             line = None if last is None else await anyio.to_thread.run_sync(not_live_line, last)
         except (OSError, ValueError, RunError) as exc:
             logger.warning("cannot look for a run in the background: {}", exc)
-            return
-        if run is not None:
-            self._node.post_message(LiveRunFound(run))
-        elif line:
-            logger.info("last run: {}", line)
-            self._node.notify(line, title="Last run", timeout=8)
+        else:
+            if run is not None:
+                self._node.post_message(LiveRunFound(run))
+            elif line:
+                logger.info("last run: {}", line)
+                self._node.notify(line, title="Last run", timeout=8)
+        finally:
+            if then is not None:
+                then()
 
     def begin(self, run: LiveRun, note: str | None = None) -> None:
         """Show ``run`` (the dashboard that shows it is mounted): replay its journal, then follow it."""

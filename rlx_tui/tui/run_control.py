@@ -19,6 +19,7 @@ as a :class:`~.messages.TaskFailed`, which hands it back to :meth:`RunControl.fa
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -79,9 +80,12 @@ class RunControl:
         """True while the dashboard follows a detached run (its keys go to the run's socket)."""
         return self.attachment.live
 
-    def attach_to_live_run(self) -> None:
-        """Show the data directory's live detached run, if there is one (else say how the last ended)."""
-        self.attachment.look_for_run()
+    def attach_to_live_run(self, then: Callable[[], None] | None = None) -> None:
+        """Show the data directory's live detached run, if there is one (else say how the last ended).
+
+        ``then`` is called once the look is over (found or not).
+        """
+        self.attachment.look_for_run(then)
 
     def attach(self, run: LiveRun, note: str | None = None) -> None:
         """Follow ``run`` (the app calls this once the dashboard that shows it is mounted)."""
