@@ -124,15 +124,18 @@ class Attachment:
             line = None if last is None else await anyio.to_thread.run_sync(not_live_line, last)
         except (OSError, ValueError, RunError) as exc:
             logger.warning("cannot look for a run in the background: {}", exc)
-        else:
-            if run is not None:
-                self._node.post_message(LiveRunFound(run))
-            elif line:
-                logger.info("last run: {}", line)
-                self._node.notify(line, title="Last run", timeout=8)
-        finally:
+            run, line = None, None
+        except Exception:  # unexpected (reported by the worker): the source still opens
             if then is not None:
                 then()
+            raise
+        if run is not None:
+            self._node.post_message(LiveRunFound(run))
+        elif line:
+            logger.info("last run: {}", line)
+            self._node.notify(line, title="Last run", timeout=8)
+        if then is not None:  # not when cancelled (the dashboard is leaving)
+            then()
 
     def begin(self, run: LiveRun, note: str | None = None) -> None:
         """Show ``run`` (the dashboard that shows it is mounted): replay its journal, then follow it."""
