@@ -63,7 +63,7 @@ def ready(info: RunInfo) -> int:
 
 @pytest.fixture
 def running(clean_demo_lake: DemoLake, data_dir: Path) -> Iterator[RunInfo]:
-    clean_demo_lake.set_faults(slow_seconds=0.5)
+    clean_demo_lake.set_faults(slow_seconds=1.0)  # 10 partitions in ~20 s: a loaded machine's dashboard start
     settings = demo_settings(clean_demo_lake, data_dir, demo_profile="clean", workers=1)
     info = start_detached(settings, REQUEST, tick_every=1.0)
     try:
