@@ -57,7 +57,7 @@ async def measure(args: argparse.Namespace, lake: DemoLake, data_dir: Path) -> i
         overrides={"source": "demo", "endpoint_url": lake.endpoint_url, "data_dir": data_dir, "workers": 2},
         environ={},
     )
-    app = RlxApp(settings, options=AppOptions(discover_extra_tables=False, remember=False))
+    app = RlxApp(settings, options=AppOptions(discover_extra_tables=False, remember=False, foreground=True))
     all_lags: list[float] = []
     busy_lags: list[float] = []
     running = True

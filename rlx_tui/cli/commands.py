@@ -174,7 +174,8 @@ def _run_command(name: str) -> Command:
 
 def cmd_attach(args: argparse.Namespace, settings: Settings) -> int:
     """The dashboard on the data directory's live run; exit 2 with the last run's line if none is live."""
-    from rlx_tui.runs.commands import EXIT_NO_RUN, latest_view, not_live_line
+    from rlx_tui.runs.commands import EXIT_NO_RUN, latest_view
+    from rlx_tui.runs.lines import not_live_line
     from rlx_tui.runs.liveness import Condition
 
     view = latest_view(settings.data_dir)

@@ -167,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"rlx-tui {__version__}")
     _common(parser, request=False, top=True)
+    parser.add_argument(
+        "--foreground",
+        action="store_true",
+        help="dashboard only: a run started there runs inside the dashboard's process and stops with it "
+        "(by default it runs in a background process of its own that outlives the terminal)",
+    )
     parser.set_defaults(start=None, end=None)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 

@@ -33,10 +33,10 @@ from rlx_tui.settings import Settings, SettingsError, redact
 STOPPED_CLEANLY = "stopped cleanly, nothing partial kept; run the same command again to resume"
 
 
-def run_tui(settings: Settings) -> int:
+def run_tui(settings: Settings, *, foreground: bool = False) -> int:
     from rlx_tui.tui.app import run_app
 
-    return run_app(settings)
+    return run_app(settings, foreground=foreground)
 
 
 def _start(args: argparse.Namespace) -> tuple[Settings, tuple[Any, ...]]:
@@ -72,7 +72,7 @@ def _run(args: argparse.Namespace, context: dict[str, Any]) -> int:
     for notice in () if local_only else settings.notices:  # about the source: only where one is used
         say(notice)
     if args.command is None:
-        return run_tui(settings)
+        return run_tui(settings, foreground=bool(getattr(args, "foreground", False)))
     return COMMANDS[args.command](args, settings)
 
 

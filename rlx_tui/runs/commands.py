@@ -33,11 +33,11 @@ from rlx_tui.runs.client import RunClient, RunEnded, RunError
 from rlx_tui.runs.codec import DEFAULT_CODEC, EventCodec
 from rlx_tui.runs.journal import JournalEntry, encode_line, read_journal
 from rlx_tui.runs.launcher import RunAlreadyLive, RunStartError, start_detached
+from rlx_tui.runs.lines import ended_summary, host_line, not_live_line
 from rlx_tui.runs.liveness import Condition, RunView, clock, describe_dead_run, inspect_run, latest_run
 from rlx_tui.runs.paths import RunPaths
 from rlx_tui.runs.record import Outcome
-from rlx_tui.runs.summary import Progress, RunSummary, replay
-from rlx_tui.safety import printable
+from rlx_tui.runs.summary import Progress
 from rlx_tui.settings import Settings
 from rlx_tui.units import human_bytes, human_seconds
 
@@ -73,32 +73,6 @@ def _live_client(data_dir: Path, codec: EventCodec = DEFAULT_CODEC) -> tuple[Run
 
 class _NoRun(Exception):
     pass
-
-
-def not_live_line(view: RunView, codec: EventCodec = DEFAULT_CODEC) -> str:
-    """One line about a run that is not live: how it ended, or that it died (and where it stood)."""
-    number = view.paths.number
-    if view.condition is Condition.ENDED and view.record is not None:
-        record = view.record
-        outcome = record.outcome.value if record.outcome else "ended"
-        summary = ended_summary(view.paths, codec)
-        error = f" ({record.error})" if record.error else ""
-        return (
-            f"run {number} {outcome} at {clock(record.ended_at)}, {summary.ready} of {summary.total} "
-            f"ready{error}"
-        )
-    if view.condition is Condition.UNRESPONSIVE:
-        return f"run {number} does not answer: {view.reason}"
-    line, _summary = describe_dead_run(view.paths, codec)
-    return line
-
-
-def ended_summary(paths: RunPaths, codec: EventCodec = DEFAULT_CODEC) -> RunSummary:
-    """What an ended run's own journal says (later runs may have fetched more since)."""
-    try:
-        return replay(paths.data_dir, paths.journal, codec)[0]
-    except (OSError, ValueError):
-        return RunSummary()
 
 
 # -- download --detach --------------------------------------------------------------------------------
@@ -296,18 +270,6 @@ def entry_line(entry: JournalEntry, as_json: bool, codec: EventCodec = DEFAULT_C
         )
     text = describe(event)
     return f"{when} {text}" if text else None
-
-
-def host_line(state: str, details: dict[str, Any]) -> str:
-    if state == "opened":
-        return f"run {printable(str(details.get('run_id')), 40)} opened by pid {details.get('pid')}"
-    if state == "pass":
-        return f"retry pass {details.get('number')} begins"
-    if state == "ended":
-        error = details.get("error")
-        tail = f": {printable(str(error), 300)}" if error else ""
-        return f"run ended: {details.get('outcome')}{tail}"
-    return f"host: {printable(state, 40)}"
 
 
 def cmd_logs(args: argparse.Namespace, settings: Settings, *, out: TextIO | None = None) -> int:

@@ -11,9 +11,11 @@ to the screens, which own their parts:
   (``tick_seconds``, 4 Hz, not per event), writes the log lines on that tick and
   scans the store's zones in a thread when events said they changed; its
   :class:`~.certify.CertifyPanel` certifies, and :class:`~.verify.VerifyScreen` verifies;
-* a run (the service's :class:`~rlx_tui.service.RunHandle`) runs as an async worker
-  (the engine puts its blocking work in threads itself) and a second async worker
-  folds its events into the state (:mod:`.run_control`, :mod:`.attach`).
+* a run is started in a process of its own and followed through its socket (the
+  default, :mod:`.attach`), or, with ``foreground``, the service's
+  :class:`~rlx_tui.service.RunHandle` runs as an async worker here; either way
+  :mod:`.run_control` folds its events into the state and asks the app for the rest
+  with typed messages (:mod:`.run_messages`).
 
 Every worker posts a typed message with its result, or :class:`~.messages.TaskFailed`,
 to the screen or widget that started it, whose ``@on`` handler shows it (:mod:`.messages`);
@@ -52,6 +54,7 @@ from rlx_tui.tui.logpanel import LogLine, add_log_sink, remove_log_sink
 from rlx_tui.tui.messages import Task, TaskFailed
 from rlx_tui.tui.options import AppOptions
 from rlx_tui.tui.run_control import RunControl
+from rlx_tui.tui.run_messages import LeaveRequested, LiveRunFound, RunShown, StoreChanged
 from rlx_tui.tui.screens import TextScreen
 from rlx_tui.tui.selection import SelectionScreen
 from rlx_tui.tui.source_tasks import WorkspaceFactory
@@ -93,7 +96,7 @@ class RlxApp(App[int]):
         self.options = options or AppOptions()
         self.context = DashboardContext(self.settings, self.options, workspace=workspace)
         self.state = self.context.state
-        self.runs = RunControl(self)
+        self.runs = RunControl(self, self.state, self.settings, self.options)
         self.terminal = TerminalGuard(self, self.shutdown)
         self._sink_id: int | None = None
         self._effects = ExitStack()
@@ -118,12 +121,6 @@ class RlxApp(App[int]):
     @request.setter
     def request(self, request: Request | None) -> None:
         self.context.request = request
-
-    @property
-    def redrawer(self) -> DashboardScreen:
-        """Transitional, for :mod:`.run_control` and :mod:`.attach` until they post messages of their own:
-        ``store_changed()`` and ``pending_logs`` belong to the dashboard screen now."""
-        return self.dashboard
 
     # -- what tests and benchmarks read ----------------------------------------------------------
     @property
@@ -164,10 +161,13 @@ class RlxApp(App[int]):
         self.install_screen(self.dashboard, "dashboard")
         if self.options.capture_logs:  # before the source is opened: its log lines are shown too
             self._sink_id = add_log_sink(self, self.settings.log_level)
-        await self.push_screen("selection")  # it opens and lists the source
+        # a live run is looked for first, then the selection screen opens and lists the source:
+        # opening it (imports, listing) would slow the live run's showing
+        self.selection_screen.begin_on_mount = False
+        await self.push_screen("selection")
         if self.options.handle_signals:
             self.terminal.install()
-        self.runs.attach_to_live_run()
+        self.runs.attach_to_live_run(then=self.selection_screen.begin)
 
     def on_unmount(self) -> None:
         self._effects.close()
@@ -189,7 +189,7 @@ class RlxApp(App[int]):
 
     def start_run(self, request: Request, retry_quarantined: bool = False) -> bool:
         """Start acquiring ``request`` (resumes: ready partitions are skipped). False if refused."""
-        return self.runs.start(request, retry_quarantined)
+        return self.runs.start(request, self.workspace, retry_quarantined)
 
     def preview(self, request: Request) -> None:
         """Show the dashboard laid out for ``request`` without running it (tests, snapshots)."""
@@ -220,6 +220,31 @@ class RlxApp(App[int]):
             self.runs.failed(text)
         else:
             self.notify(f"{message.task.value}: {text}", severity="error", timeout=10)
+
+    # -- what the run control asks for ---------------------------------------------------------
+    @on(RunShown)
+    def _run_shown(self, message: RunShown) -> None:
+        if message.request is not None:
+            self.request = message.request
+        self.sub_title = message.heading or f"{self.settings.source} source · {self.settings.data_dir}"
+        self.show_dashboard()
+        self.refresh_bindings()
+
+    @on(LiveRunFound)
+    async def _live_run_found(self, message: LiveRunFound) -> None:
+        """Attach once the dashboard that shows the run is mounted (no polling for it)."""
+        self.request = message.run.request or self.request
+        if not isinstance(self.screen, DashboardScreen):
+            await self.switch_screen("dashboard")
+        self.runs.attach(message.run, message.note)
+
+    @on(StoreChanged)
+    def _store_changed(self) -> None:
+        self.dashboard.store_changed()
+
+    @on(LeaveRequested)
+    def _leave_requested(self, message: LeaveRequested) -> None:
+        self.exit(message.code, return_code=message.code)
 
     def drill_down(self, partition_id: str) -> None:
         """Show one partition's findings and sidecar (read from the store in a thread)."""
@@ -328,9 +353,13 @@ class RlxApp(App[int]):
         self._crash.log(self.settings.secrets)
 
 
-def run_app(settings: Settings) -> int:
-    """Run the dashboard until the user quits; returns the exit code."""
-    app = RlxApp(settings, options=AppOptions(handle_signals=True))
+def run_app(settings: Settings, *, foreground: bool = False) -> int:
+    """Run the dashboard until the user quits; returns the exit code.
+
+    ``foreground``: a run started here runs in this process and stops with the dashboard
+    (by default it gets a process of its own, which a lost terminal does not stop).
+    """
+    app = RlxApp(settings, options=AppOptions(handle_signals=True, foreground=foreground))
     with library_effects():  # held until the demo lake is stopped; undone before the exit line
         try:
             app.run()

@@ -24,3 +24,6 @@ class AppOptions:
     today: dt.date | None = None
     discover_extra_tables: bool = True
     estimate_delay: float = 0.3
+    # ctrl+s runs the engine in this process (``rlx-tui --foreground``; the Pilot tests of dashboard
+    # logic): the run stops with the dashboard. The default starts it detached and attaches to it.
+    foreground: bool = False

@@ -99,6 +99,19 @@ class DashboardState:
         self.phase = "starting"
         self._touch()
 
+    def adopt(self, other: DashboardState) -> None:
+        """Take over everything ``other`` folded (a journal replayed in a thread); ``other`` is spent.
+
+        The store's zones stay this state's (they are scanned, not folded); every
+        partition is redrawn and the inventory laid out again.
+        """
+        version, plan_version, store_status = self.version, self.plan_version, self.store_status
+        self.__dict__.update(other.__dict__)
+        self.store_status = store_status
+        self.dirty = set(self.partitions)
+        self.plan_version = plan_version + 1
+        self.version = version + 1
+
     def _layout(self, request: Request) -> None:
         self.streams = [(t, e, s) for t in request.tables for e in request.exchanges for s in request.symbols]
         self.days = request.days

@@ -85,7 +85,10 @@ class TerminalGuard:
             previous(signum, frame)
 
     def _on_signal(self, sig: int) -> None:
-        logger.warning("signal {}: stopping the run cleanly", signal.Signals(sig).name)
+        logger.warning(
+            "signal {}: leaving (a run in this process stops cleanly, a detached run goes on)",
+            signal.Signals(sig).name,
+        )
         if sig == signal.SIGHUP or terminal_gone():
             self.detach()
         self._shutdown(128 + sig)

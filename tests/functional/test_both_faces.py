@@ -35,7 +35,7 @@ async def test_cli_and_dashboard_agree_on_plan_and_certificate(
     by_cli = json.loads(cli(clean_demo_lake, data_dir, "certify", *RANGE, *NAMES, "--json").stdout)
     assert by_cli["issued"] is True
 
-    options = AppOptions(cursor_blink=False, discover_extra_tables=False, remember=False)
+    options = AppOptions(cursor_blink=False, discover_extra_tables=False, remember=False, foreground=True)
     app = RlxApp(demo_settings(clean_demo_lake.endpoint_url, data_dir), options=options)
     try:
         async with app.run_test(size=(120, 40)) as pilot:

@@ -167,7 +167,9 @@ def test_cli_default_tables_are_those_the_source_holds(
 
 
 async def test_dashboard_pickers_offer_the_sources_names(lake: DemoLake, data_dir: Path) -> None:
-    options = AppOptions(cursor_blink=False, discover_extra_tables=False, estimate_delay=0.05, remember=False)
+    options = AppOptions(
+        cursor_blink=False, discover_extra_tables=False, estimate_delay=0.05, remember=False, foreground=True
+    )
     app = RlxApp(demo_settings(lake, data_dir), options=options)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.discovery is not None, timeout=30)

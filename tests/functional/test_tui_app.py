@@ -23,7 +23,9 @@ SIZE = (120, 40)
 
 
 def make_app(lake: DemoLake, data_dir: Path) -> RlxApp:
-    options = AppOptions(cursor_blink=False, discover_extra_tables=False, estimate_delay=0.05)
+    options = AppOptions(
+        cursor_blink=False, discover_extra_tables=False, estimate_delay=0.05, foreground=True
+    )
     return RlxApp(demo_settings(lake.endpoint_url, data_dir), options=options)
 
 
@@ -271,7 +273,9 @@ async def test_fatal_run_error_is_a_banner_with_the_next_step(
 
 async def test_unreachable_source_says_what_to_check(tmp_path: Path, lakeapi_home: Path) -> None:
     settings = demo_settings("http://127.0.0.1:1", tmp_path / "data")  # nothing listens on port 1
-    app = RlxApp(settings, options=AppOptions(cursor_blink=False, discover_extra_tables=False))
+    app = RlxApp(
+        settings, options=AppOptions(cursor_blink=False, discover_extra_tables=False, foreground=True)
+    )
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             line = app.selection_screen.query_one("#source-line")

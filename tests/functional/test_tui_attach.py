@@ -9,6 +9,7 @@ second dashboard attached at the same time shows the same counts.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import signal
@@ -29,6 +30,7 @@ from rlx_tui.runs.liveness import find_live_run
 from rlx_tui.runs.summary import replay
 from rlx_tui.settings import Settings
 from rlx_tui.sources.demo.lake import DemoLake
+from rlx_tui.staging import StagingStore
 from rlx_tui.tui.app import AppOptions, RlxApp
 from rlx_tui.tui.screens import DetachScreen
 
@@ -114,10 +116,13 @@ async def test_dashboard_attaches_steers_and_detaches(
     try:
         async with app.run_test(size=SIZE) as pilot:
             opened = time.monotonic()
-            await wait_for(pilot, lambda: app.runs.attached and app.state.phase == "paused", timeout=2.0)
+            # 2 s on a machine with a core to spare; loaded (other suites share the cores) the bound
+            # only catches a dashboard that hangs
+            limit = 2.0 if os.getloadavg()[0] < (os.cpu_count() or 1) else 15.0
+            await wait_for(pilot, lambda: app.runs.attached and app.state.phase == "paused", timeout=limit)
             expected = await anyio.to_thread.run_sync(journal_ready, running)
-            await wait_for(pilot, lambda: shown_ready(app) == expected, timeout=2.0)
-            assert time.monotonic() - opened < 2.0
+            await wait_for(pilot, lambda: shown_ready(app) == expected, timeout=limit)
+            assert time.monotonic() - opened < limit
             assert app.state.total == DAYS
             heading = f"attached to run {running.number} (pid {running.pid})"
 
@@ -189,11 +194,66 @@ async def test_without_a_live_run_the_dashboard_says_how_the_last_one_ended(
     app = make_app(settings)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: any("last run" in line for line in app.redrawer.pending_logs), 10)
-            line = next(line for line in app.redrawer.pending_logs if "last run" in line)
+            await wait_for(pilot, lambda: any("last run" in line for line in app.dashboard.pending_logs), 10)
+            line = next(line for line in app.dashboard.pending_logs if "last run" in line)
             assert line.endswith("last run: run 1 finished at " + line.split(" at ")[-1])
             assert line.endswith(", 2 of 2 ready")  # the line the log panel shows
             assert not app.runs.attached and app.state.phase == "idle"  # the selection screen, as before
             await wait_for(pilot, lambda: app.discovery is not None, timeout=30)  # left once listed
+    finally:
+        app.close_workspace()
+
+
+# -- ctrl+s in the dashboard: the run gets a process of its own, the dashboard attaches to it -----------
+async def test_ctrl_s_starts_the_run_detached_then_certify_works_once_it_ended(
+    clean_demo_lake: DemoLake, data_dir: Path
+) -> None:
+    data_dir.mkdir()
+    short = Request(("trades",), ("BINANCE",), ("BTC-USDT",), dt.date(2024, 1, 1), dt.date(2024, 1, 4))
+    remembered = {"request": short.to_dict(), "finished": False}
+    (data_dir / "tui-last-request.json").write_text(json.dumps(remembered))  # what ctrl+s starts
+    app = make_app(settings_for(clean_demo_lake, data_dir))  # the default: detached
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.discovery is not None and app.workspace is not None, 60)
+            await wait_for(pilot, lambda: app.selection_screen.request == short, 10)
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: app.runs.attached, timeout=90)
+            run = app.runs.attachment.run
+            assert run is not None and run.pid != os.getpid()  # not this process: its own
+            assert os.getsid(run.pid) != os.getsid(0)  # and its own session (a hang-up does not reach it)
+            assert app.runs.handle is None  # nothing runs in the dashboard's process
+            assert f"attached to run {run.number} (pid {run.pid})" in app.sub_title
+            await wait_for(pilot, lambda: app.state.phase == "finished", timeout=90)
+            assert shown_ready(app) == 4 and app.state.total == 4
+            await wait_for(pilot, lambda: not app.runs.attached and _gone(run.pid), timeout=30)  # it ended
+            assert app.check_action("certify", ()) is True  # enabled: every partition is ready
+            await pilot.press("c")
+            await wait_for(pilot, lambda: app.certificate is not None, timeout=60)
+            assert app.certificate.json_path.exists()
+            await wait_for(pilot, lambda: app.discovery is not None, timeout=5)
+    finally:
+        app.close_workspace()
+
+
+async def test_a_run_that_cannot_start_says_why_in_one_line(
+    clean_demo_lake: DemoLake, data_dir: Path
+) -> None:
+    """The host refuses (the data directory is busy): one line on the dashboard, never a traceback."""
+    data_dir.mkdir()
+    app = make_app(settings_for(clean_demo_lake, data_dir))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.discovery is not None and app.workspace is not None, 60)
+            with StagingStore(data_dir).lock():  # another process of ours would hold it so
+                assert app.start_run(REQUEST)
+                await wait_for(pilot, lambda: (app.state.error or "").startswith("The run did not start"), 90)
+            error = app.state.error or ""
+            assert "run 1 could not start" in error and "\n" not in error
+            assert app.state.phase == "idle" and not app.runs.attached
+            app.refresh_now()
+            text = screen_text(app)
+            assert "The run did not start" in text and "Traceback" not in text
+            assert app.check_action("start", ()) is True  # s tries again
     finally:
         app.close_workspace()

@@ -1,4 +1,7 @@
-"""A lost terminal (SIGHUP) stops the run cleanly, like a confirmed quit: the real program, under a pty."""
+"""A lost terminal (SIGHUP) stops a `rlx-tui --foreground` run cleanly, like a confirmed quit: under a pty.
+
+(Without ``--foreground`` the run has a process of its own and goes on: test_tui_attach_pty.py.)
+"""
 
 from __future__ import annotations
 
@@ -42,7 +45,7 @@ def test_sighup_mid_run_stops_cleanly(clean_demo_lake: DemoLake, tmp_path: Path)
     clean_demo_lake.set_faults(slow_seconds=0.2)
     endpoint = clean_demo_lake.endpoint_url
     argv = [sys.executable, "-m", "rlx_tui.cli", "--source", "demo", "--endpoint-url", endpoint]
-    argv += ["--data-dir", str(data_dir), "--env-file", os.devnull]
+    argv += ["--data-dir", str(data_dir), "--env-file", os.devnull, "--foreground"]
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30", "PYTHONPATH": str(ROOT)}
     pid, master = pty.fork()
     if pid == 0:  # the child: the real program, its terminal is the pty
@@ -88,7 +91,7 @@ def test_sighup_mid_run_stops_cleanly(clean_demo_lake: DemoLake, tmp_path: Path)
         except (ProcessLookupError, ChildProcessError):
             pass
     text = log.read_text()
-    assert "signal SIGHUP: stopping the run cleanly" in text and "run finished" in text
+    assert "signal SIGHUP: leaving (a run in this process stops cleanly" in text and "run finished" in text
     assert "Traceback" not in text
     staging = data_dir / "staging"
     assert not any((staging / "tmp").iterdir())

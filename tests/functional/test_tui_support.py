@@ -135,6 +135,7 @@ def stub_app() -> RlxApp:
         today=TODAY,
         discover_extra_tables=False,
         estimate_delay=0.0,
+        foreground=True,
     )
     return RlxApp(workspace=Workspace(settings, StubSource()), options=options)  # type: ignore[arg-type]
 

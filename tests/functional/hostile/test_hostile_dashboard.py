@@ -15,7 +15,9 @@ from tests.functional.hostile.attack import FAKE_SECRET
 async def test_a_dashboard_crash_shows_one_line_and_no_variables(
     demo_lake: DemoLake, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    options = AppOptions(cursor_blink=False, discover_extra_tables=False, estimate_delay=0.05)
+    options = AppOptions(
+        cursor_blink=False, discover_extra_tables=False, estimate_delay=0.05, foreground=True
+    )
     app = RlxApp(demo_settings(demo_lake.endpoint_url, tmp_path / "data"), options=options)
 
     def crash() -> None:
