@@ -25,6 +25,8 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("y", "answer(True)", "Yes", id="confirm-yes"),
         Binding("n,escape", "answer(False)", "No", id="confirm-no"),
     ]
+    # focused once composed (a y pressed before the screen was mounted cannot trip over it)
+    AUTO_FOCUS = "#no"
 
     def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
         super().__init__(classes="modal")
@@ -38,9 +40,6 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.yes_label} (y)", id="yes", variant="error", compact=True)
                 yield Button(f"{self.no_label} (n)", id="no", variant="primary", compact=True)
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
