@@ -167,8 +167,10 @@ class RlxApp(App[int]):
         if self.options.handle_signals:
             self.terminal.install()
         self.set_interval(self.options.tick_seconds, self.redrawer.tick, name="redraw")
-        # a live run is looked for first: opening the source (imports, listing) would slow its showing
-        self.runs.attach_to_live_run(then=self.sources.start)
+        # A live run is looked for once the first screen has processed its composition and been drawn
+        # (switching screens before that races its mounting: an event, not a poll), and before the
+        # source is opened (imports and listing would slow the run's showing).
+        self.selection_screen.call_after_refresh(self.runs.attach_to_live_run, self.sources.start)
 
     def on_unmount(self) -> None:
         self._effects.close()
