@@ -161,13 +161,14 @@ class RlxApp(App[int]):
         self.install_screen(self.dashboard, "dashboard")
         if self.options.capture_logs:  # before the source is opened: its log lines are shown too
             self._sink_id = add_log_sink(self, self.settings.log_level)
-        # a live run is looked for first, then the selection screen opens and lists the source:
-        # opening it (imports, listing) would slow the live run's showing
-        self.selection_screen.begin_on_mount = False
+        self.selection_screen.begin_on_mount = False  # begun below, once the look for a live run is over
         await self.push_screen("selection")
         if self.options.handle_signals:
             self.terminal.install()
-        self.runs.attach_to_live_run(then=self.selection_screen.begin)
+        # A live run is looked for once the first screen has processed its composition and been drawn
+        # (switching screens before that races its mounting: an event, not a poll), and before the
+        # selection screen opens and lists the source (imports and listing would slow the run's showing).
+        self.selection_screen.call_after_refresh(self.runs.attach_to_live_run, self.selection_screen.begin)
 
     def on_unmount(self) -> None:
         self._effects.close()

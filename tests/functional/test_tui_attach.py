@@ -32,7 +32,7 @@ from rlx_tui.settings import Settings
 from rlx_tui.sources.demo.lake import DemoLake
 from rlx_tui.staging import StagingStore
 from rlx_tui.tui.app import AppOptions, RlxApp
-from rlx_tui.tui.screens import DetachScreen
+from rlx_tui.tui.screens import DetachScreen, TextScreen
 
 DAYS = 10
 REQUEST = Request(("trades",), ("BINANCE",), ("BTC-USDT",), dt.date(2024, 1, 1), dt.date(2024, 1, DAYS))
@@ -231,7 +231,10 @@ async def test_ctrl_s_starts_the_run_detached_then_certify_works_once_it_ended(
             await pilot.press("c")
             await wait_for(pilot, lambda: app.certificate is not None, timeout=60)
             assert app.certificate.json_path.exists()
-            await wait_for(pilot, lambda: app.discovery is not None, timeout=5)
+            await wait_for(pilot, lambda: isinstance(app.screen, TextScreen), timeout=10)  # the report
+            await pilot.pause(0.2)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, TextScreen), timeout=10)
     finally:
         app.close_workspace()
 

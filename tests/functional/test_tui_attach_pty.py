@@ -63,7 +63,7 @@ def ready(info: RunInfo) -> int:
 
 @pytest.fixture
 def running(clean_demo_lake: DemoLake, data_dir: Path) -> Iterator[RunInfo]:
-    clean_demo_lake.set_faults(slow_seconds=1.0)  # 10 partitions in ~20 s: a loaded machine's dashboard start
+    clean_demo_lake.set_faults(slow_seconds=3.0)  # ~40 s for 10: outlasts a loaded dashboard start
     settings = demo_settings(clean_demo_lake, data_dir, demo_profile="clean", workers=1)
     info = start_detached(settings, REQUEST, tick_every=1.0)
     try:
@@ -123,6 +123,7 @@ def test_closing_the_attached_terminal_leaves_the_run_going(
     assert not _gone(running.pid)
     assert anyio.run(find_live_run, data_dir) is not None
     before = ready(running)
+    clean_demo_lake.set_faults(slow_seconds=0.3)  # no need to wait long for the next ones now
     wait_until(lambda: ready(running) > before, 30, "more partitions after the terminal went away")
 
 
