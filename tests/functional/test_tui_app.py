@@ -194,8 +194,9 @@ async def test_quit_mid_run_leaves_nothing_partial_and_resumes(
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: bool(app.state.workers), timeout=30)
             await pilot.press("q")
-            # the question is read once the dialog has been composed (under load that is a while after the push)
-            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and "in progress" in screen_text(app))
+            # the question is read once the dialog is composed (under load, a while after the push)
+            asked = lambda: isinstance(app.screen, ConfirmScreen) and "in progress" in screen_text(app)  # noqa: E731
+            await wait_for(pilot, asked)
             await pilot.press("y")
             await wait_for(pilot, lambda: not app.is_running, timeout=30)
         assert app.return_code == 0
