@@ -11,14 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rlx_tui.partitions import Request
-from rlx_tui.service.certify import (
-    CertifyResult,
-    IssuedCertificate,
-    VerifyReport,
-    certify,
-    latest_certificate,
-    verify,
-)
+from rlx_tui.service.certify import CertifyResult, certify, latest_certificate, verify
 from rlx_tui.tui.certify import CertifyPanel
 from rlx_tui.tui.errors import one_line
 from rlx_tui.tui.messages import Certified, Task, Verified, in_thread
@@ -26,6 +19,7 @@ from rlx_tui.tui.screens import TextScreen, VerifyScreen
 from rlx_tui.tui.text import human_bytes
 
 if TYPE_CHECKING:
+    from rlx_tui.service.certify import IssuedCertificate, VerifyReport
     from rlx_tui.tui.app import RlxApp
 
 
