@@ -176,7 +176,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--latency", type=float, default=0.5, help="seconds added before each parquet GET")
     parser.add_argument("--rows", default="cpu,latency", help="which rows: cpu, latency or both")
-    parser.add_argument("--no-compile", action="store_true", help="leave rlx_tui's bytecode as it is")
+    parser.add_argument(
+        "--no-compile", action="store_true", help="do not compile rlx_tui (bytecode already written stays)"
+    )
     args = parser.parse_args()
     print(ensure_bytecode(not args.no_compile), flush=True)
 

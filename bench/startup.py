@@ -154,7 +154,9 @@ def show(name: str, values: list[float], target: float | None = None, base: floa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="rounds (each round runs every measurement once)")
-    parser.add_argument("--no-compile", action="store_true", help="leave rlx_tui's bytecode as it is")
+    parser.add_argument(
+        "--no-compile", action="store_true", help="do not compile rlx_tui (bytecode already written stays)"
+    )
     args = parser.parse_args()
     print(f"rlx-tui start-up, {time.strftime('%Y-%m-%d %H:%M')}, {load()}", flush=True)
     print(ensure_bytecode(not args.no_compile), flush=True)
