@@ -34,6 +34,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from bytecode import ensure_bytecode  # noqa: E402
+
 BIN = Path(sys.executable).parent
 LABELS = ("bare loop", "--workers 1", "--workers 2")
 TABLES = ("trades", "book")
@@ -173,7 +176,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--latency", type=float, default=0.5, help="seconds added before each parquet GET")
     parser.add_argument("--rows", default="cpu,latency", help="which rows: cpu, latency or both")
+    parser.add_argument(
+        "--no-compile", action="store_true", help="do not compile rlx_tui (bytecode already written stays)"
+    )
     args = parser.parse_args()
+    print(ensure_bytecode(not args.no_compile), flush=True)
 
     from rlx_tui.sources.demo.lake import DemoLake, DemoLakeConfig
 

@@ -9,6 +9,7 @@ from pathlib import Path
 BENCHES = [
     ["stream_memory.py", "--rows", "20000000"],
     ["engine_overhead.py"],
+    ["process_cost.py"],
     ["validation_bench.py"],
     ["certificate_bench.py"],
     ["tui_lag.py"],

@@ -43,6 +43,9 @@ import time
 from fcntl import ioctl
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bytecode import ensure_bytecode
+
 BIN = Path(sys.executable).parent
 RLX = str(BIN / "rlx-tui")
 ANSI = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[PX^_][^\x1b]*\x1b\\|[@-Z\\-_])")
@@ -151,8 +154,12 @@ def show(name: str, values: list[float], target: float | None = None, base: floa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="rounds (each round runs every measurement once)")
+    parser.add_argument(
+        "--no-compile", action="store_true", help="do not compile rlx_tui (bytecode already written stays)"
+    )
     args = parser.parse_args()
     print(f"rlx-tui start-up, {time.strftime('%Y-%m-%d %H:%M')}, {load()}", flush=True)
+    print(ensure_bytecode(not args.no_compile), flush=True)
     py = sys.executable
     figures: dict[str, list[float]] = {name: [] for name, _ in ROWS}
     with tempfile.TemporaryDirectory(prefix="rlx-startup-") as tmp:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import sys
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,7 @@ def cmd_download(args: argparse.Namespace, settings: Settings) -> int:
                 raise CliError(summary.budget_problem, EXIT_USAGE)
             return EXIT_OK
         printer = _printer(args.json)
+        gc.freeze()  # the imports and the listing stay: full collections during the run skip them
         try:
             finished, interrupted = anyio.run(_run, ws, handle, listing, args.retry_quarantined, printer)
         finally:

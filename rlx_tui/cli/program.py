@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import gc
 import os
 import sys
 import threading
@@ -146,6 +147,7 @@ def entry() -> NoReturn:
     for its whole timeout.
     """
     code = main()
+    gc.freeze()  # nothing is collected at exit: the interpreter's last collections skip the heap
     stuck = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
     if code == EXIT_INTERRUPTED and any(t.is_alive() for t in stuck):
         with contextlib.suppress(Exception):

@@ -187,15 +187,20 @@ class Engine(PartitionStages):
         listing = listing if listing is not None else self.list_source(request)
         return build_plan(request, listing, self.store, self.source.info.name, self.workers)
 
+    def quarantined(self, request: Request) -> list[PartitionManifest]:
+        """The manifests of the request's quarantined partitions (each sidecar read once)."""
+        manifests = (self.store.read_manifest(Zone.QUARANTINE, key) for key in request.partitions())
+        return [manifest for manifest in manifests if manifest is not None]
+
     def requeue_quarantined(self, request: Request) -> int:
         """Remove the request's quarantined partitions so the next plan fetches them again."""
-        count = 0
-        for key in request.partitions():
-            manifest = self.store.read_manifest(Zone.QUARANTINE, key)
-            if manifest is not None:
-                self.store.remove(manifest)
-                count += 1
-        return count
+        return self.requeue(self.quarantined(request))
+
+    def requeue(self, manifests: list[PartitionManifest]) -> int:
+        """Remove these quarantined partitions (from :meth:`quarantined`); how many were removed."""
+        for manifest in manifests:
+            self.store.remove(manifest)
+        return len(manifests)
 
     def check_disk(self, plan: Plan) -> None:
         needed = disk_needed(plan.expected_bytes)

@@ -23,7 +23,6 @@ from enum import StrEnum
 from pathlib import Path
 
 import anyio.to_thread
-import psutil
 
 from rlx_tui.kinds import PartitionState
 from rlx_tui.runs.client import RunClient, RunGone
@@ -55,6 +54,8 @@ def identity_problem(record: RunRecord) -> str | None:
     current_boot = boot_id()
     if record.boot_id and current_boot and record.boot_id != current_boot:
         return "the machine restarted since it started"
+    import psutil  # only once there is a run to look at (not before the dashboard's first frame)
+
     try:
         process = psutil.Process(pid)
         started = process.create_time()

@@ -15,19 +15,8 @@ from __future__ import annotations
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from rlx_tui.certificate import (
-    Blocker,
-    CertificateRefused,
-    ChainError,
-    IssuedCertificate,
-    SigningKeyError,
-    VerifyReport,
-    certificates_dir,
-    issue_certificate,
-    iter_certificates,
-    verify_certificate,
-)
 from rlx_tui.partitions import PartitionKey, Request
 from rlx_tui.runs.audit import JournalProblem, finished_journals
 from rlx_tui.service.errors import CertifyFailed, CertifyProblem, UnreadableCertificate
@@ -35,6 +24,11 @@ from rlx_tui.service.plans import clamp_to_listing
 from rlx_tui.service.requests import RequestError, check_plan_size
 from rlx_tui.service.workspace import Workspace
 from rlx_tui.staging import StoreBusy
+
+if TYPE_CHECKING:  # the certificate package (cryptography, importlib.metadata) loads when first used
+    from rlx_tui.certificate import Blocker, IssuedCertificate, VerifyReport
+
+_REEXPORTED = ("Blocker", "IssuedCertificate", "VerifyReport")
 
 __all__ = [
     "Blocker",
@@ -46,6 +40,15 @@ __all__ = [
     "missing_at_source",
     "verify",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``Blocker``, ``IssuedCertificate`` and ``VerifyReport``, imported when first asked for."""
+    if name in _REEXPORTED:
+        import rlx_tui.certificate
+
+        return getattr(rlx_tui.certificate, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ def certify(ws: Workspace, request: Request, *, signing_key: Path | None = None)
     (the listing failed) and :class:`CertifyFailed` (an unusable signing key, an
     edited chain).
     """
+    from rlx_tui.certificate import CertificateRefused, ChainError, SigningKeyError, issue_certificate
+
     missing = missing_at_source(ws, request)
     failed = {key: cause for key, cause in ws.failures.items() if key not in missing}
     try:
@@ -116,6 +121,8 @@ def verify(path: Path, data_dir: Path | None = None, *, fingerprint: str | None 
     Raises :class:`UnreadableCertificate` when ``path`` is not a readable regular file;
     everything wrong with a certificate itself is in the report.
     """
+    from rlx_tui.certificate import verify_certificate
+
     try:
         info = path.stat()
     except FileNotFoundError:
@@ -135,6 +142,8 @@ def verify(path: Path, data_dir: Path | None = None, *, fingerprint: str | None 
 
 def latest_certificate(data_dir: Path) -> Path | None:
     """The newest certificate in ``data_dir``, or None."""
+    from rlx_tui.certificate import certificates_dir, iter_certificates
+
     try:
         found = sorted(iter_certificates(certificates_dir(data_dir)))
     except OSError:

@@ -6,7 +6,7 @@ from typing import Any
 
 from rlx_tui.engine.plan import Plan
 from rlx_tui.engine.run import Engine, RunRefused
-from rlx_tui.kinds import FatalKind, Zone
+from rlx_tui.kinds import FatalKind
 from rlx_tui.partitions import Request
 from rlx_tui.sources.quota import budget_problem
 
@@ -27,10 +27,11 @@ class ServiceEngine(Engine):
         super().check_disk(plan)
 
     def requeue_quarantined(self, request: Request) -> int:
-        keys = [k for k in request.partitions() if self.store.read_manifest(Zone.QUARANTINE, k) is not None]
+        manifests = self.quarantined(request)  # each sidecar read once, for the keys and the removal
+        keys = [manifest.key for manifest in manifests]
         if self.meter is not None:
             self.meter.mark_paid(keys)  # their bytes were paid for once already
         relist = getattr(self.source, "relist", None)
         if relist is not None:
             relist(keys)  # a day quarantined may have been replaced at the source since
-        return super().requeue_quarantined(request)
+        return self.requeue(manifests)

@@ -41,7 +41,9 @@ def open_source(settings: Settings) -> Iterator[LakeSource]:
         )
         lake.launch()  # the server imports moto and seeds while this process imports boto3 and lakeapi
         try:
-            from rlx_tui.sources.lake import LakeSource
+            from rlx_tui.sources.lake import LakeSource, import_lakeapi
+
+            import_lakeapi(settings.data_dir)  # before waiting for the server, not after (~0.3-0.5 s)
         except BaseException:
             lake.stop()
             raise

@@ -597,6 +597,7 @@ class LakeSource:
         table = pa.Table.from_pandas(frame, preserve_index=False)
         del frame
         described: list[dict[str, object]] = [{"key": o.key} for o in in_key_order]
+        stats = TimeStats(key.table)
         if len(in_key_order) > 1:
             counts = [self._object_rows(key, ref) for ref in in_key_order]
             empty = [ref for ref, rows in zip(in_key_order, counts, strict=True) if rows == 0]
@@ -609,12 +610,15 @@ class LakeSource:
                     "(the listing changed?), retrying",
                 )
             pieces = segments(table, counts)
-            summaries = [summarize(key.table, r.key, p) for r, p in zip(in_key_order, pieces, strict=True)]
+            summaries = [  # each piece's time columns read once: for its start and the day's stats
+                summarize(key.table, ref.key, piece, stats.add(piece))
+                for ref, piece in zip(in_key_order, pieces, strict=True)
+            ]
             order = object_order(summaries)
             table = pa.concat_tables([pieces[i] for i in order])
             described = [{"key": in_key_order[i].key, **summaries[i].to_dict()} for i in order]
-        stats = TimeStats(key.table)
-        stats.add(table)
+        else:
+            stats.add(table)
         plan, _ = stats.plan(*key.day_bounds_ns())
         canonical = to_canonical(key.table, table, key.exchange, key.symbol, plan)
         del table
@@ -695,8 +699,7 @@ class LakeSource:
             if cancel.is_set():
                 raise Cancelled(str(key))
             part = pa.Table.from_batches([batch])
-            stats.add(part)
-            batches.append(summarize(key.table, ref.key, part))
+            batches.append(summarize(key.table, ref.key, part, stats.add(part)))
         rows = sum(s.rows for s in batches)
         firsts = [s.first_origin_ns for s in batches if s.first_origin_ns is not None]
         sequences = [s.first_sequence for s in batches if s.first_sequence is not None]

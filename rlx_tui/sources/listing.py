@@ -203,7 +203,9 @@ class LakeLister:
             return StreamListing(listing.objects, tuple(cached["skipped"]) + listing.skipped, from_cache=True)
         prefix = self.stream_prefix(table, exchange, symbol)
         raw: list[list[Any]] = []
-        skipped: list[str] = []
+        objects: list[tuple[PartitionKey, ObjectRef]] = []
+        skipped: list[str] = []  # keys without a day
+        unparsed: list[str] = []  # keys with a day that do not parse
         token: str | None = None
         while True:
             # A page the size of the request (a few objects a day), so a month does not fetch a year.
@@ -218,31 +220,44 @@ class LakeLister:
             past_end = False
             for item in page.get("Contents", ()):
                 key = str(item["Key"])
-                day = _day_of(key, prefix)
+                parsed = self._parsed(key)  # each key parsed once: its day, and the object it names
+                day = parsed[0].day if isinstance(parsed, tuple) else _day_of(key, prefix)
                 if day is None:
                     skipped.append(key)
                     continue
                 if day > end:
                     past_end = True
                     break
-                raw.append([key, int(item.get("Size", 0)), str(item.get("ETag", "")).strip('"')])
+                size, etag = int(item.get("Size", 0)), str(item.get("ETag", "")).strip('"')
+                raw.append([key, size, etag])
+                if not isinstance(parsed, tuple):
+                    logger.warning("skipping unexpected object key {}: {}", key, parsed)
+                    unparsed.append(key)
+                elif parsed[0].table == table and start <= day:
+                    objects.append((parsed[0], ObjectRef(key, parsed[1], size, etag or None)))
             token = page.get("NextContinuationToken")
             if past_end or not page.get("IsTruncated") or not token:
                 break
         self.cache.put(query, {"objects": raw, "skipped": skipped})
-        listing = self._parse(raw, table, start, end)
-        return StreamListing(listing.objects, tuple(skipped) + listing.skipped)
+        return StreamListing(tuple(objects), tuple(skipped) + tuple(unparsed))
+
+    def _parsed(self, key: str) -> tuple[PartitionKey, str] | str:
+        """The partition and file name of ``key``, or why it does not parse."""
+        try:
+            return parse_object_key(key, self.prefix)
+        except (KeyParseError, ValueError) as exc:
+            return str(exc)
 
     def _parse(self, raw: list[list[Any]], table: str, start: dt.date, end: dt.date) -> StreamListing:
         objects: list[tuple[PartitionKey, ObjectRef]] = []
         skipped: list[str] = []
         for key, size, etag in raw:
-            try:
-                pkey, filename = parse_object_key(key, self.prefix)
-            except (KeyParseError, ValueError) as exc:
-                logger.warning("skipping unexpected object key {}: {}", key, exc)
+            parsed = self._parsed(key)
+            if not isinstance(parsed, tuple):
+                logger.warning("skipping unexpected object key {}: {}", key, parsed)
                 skipped.append(key)
                 continue
+            pkey, filename = parsed
             if pkey.table == table and start <= pkey.day <= end:
                 objects.append((pkey, ObjectRef(key, filename, int(size), etag or None)))
         return StreamListing(tuple(objects), tuple(skipped))

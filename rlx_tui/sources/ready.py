@@ -12,7 +12,7 @@ rows arrived. Same rows in, same bytes out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Final, Literal
 
@@ -97,11 +97,18 @@ def _integers(column: ArrowColumn) -> ArrowColumn:
     return pc.drop_null(column.cast(pa.int64()))
 
 
-def _nonzero_range(values: ArrowColumn) -> tuple[int, int | None, int | None]:
-    """(zero count, smallest non-zero, largest non-zero) of int64 values, computed in arrow."""
-    nonzero = pc.filter(values, pc.not_equal(values, pa.scalar(0, values.type)))
-    bounds = pc.min_max(nonzero)
-    return len(values) - len(nonzero), bounds["min"].as_py(), bounds["max"].as_py()
+Range = tuple[int, int | None, int | None]  # (zero count, smallest non-zero, largest non-zero)
+
+
+def _nonzero_range(values: ArrowColumn) -> Range:
+    """(zero count, smallest non-zero, largest non-zero) of int64 values, computed in arrow.
+
+    Zeros are counted on a bitmap; only a column that holds some is copied without them.
+    """
+    zero = pc.equal(values, pa.scalar(0, values.type))
+    zeros = pc.sum(zero).as_py() or 0  # type: ignore[type-var]  # arrow counts booleans; the stubs omit them
+    bounds = pc.min_max(pc.filter(values, pc.invert(zero)) if zeros else values)
+    return zeros, bounds["min"].as_py(), bounds["max"].as_py()
 
 
 @dataclass(slots=True)
@@ -110,8 +117,8 @@ class _ColumnStats:
     low: int | None = None
     high: int | None = None
 
-    def add(self, values: ArrowColumn) -> None:
-        zeros, low, high = _nonzero_range(values)
+    def add(self, found: Range) -> None:
+        zeros, low, high = found
         self.zeros += zeros
         if low is not None and high is not None:
             self.low = low if self.low is None else min(self.low, low)
@@ -127,14 +134,18 @@ class TimeStats:
     funding: set[str] = field(default_factory=set)  # units integer next_funding_time values call for
     funding_float: bool = False
 
-    def add(self, data: pa.Table) -> None:
-        """Add raw-layout or lakeapi-layout rows (only their time columns are read)."""
+    def add(self, data: pa.Table) -> dict[str, Range]:
+        """Add raw-layout or lakeapi-layout rows (only their time columns are read).
+
+        Returns what these rows hold per time column (ready names), for :func:`summarize`.
+        """
         names = renames(self.table)
+        found: dict[str, Range] = {}
         for name, column in zip(data.column_names, data.columns, strict=True):
             ready_name = names.get(name, name)
             if ready_name in TIME_COLUMNS:
-                stats = self.columns.setdefault(ready_name, _ColumnStats())
-                stats.add(_integers(column))
+                found[ready_name] = _nonzero_range(_integers(column))
+                self.columns.setdefault(ready_name, _ColumnStats()).add(found[ready_name])
             elif ready_name == FUNDING_TIME:
                 if pa.types.is_floating(column.type):
                     self.funding_float = True
@@ -143,6 +154,7 @@ class TimeStats:
                     pa.types.is_timestamp(column.type) and column.type.unit == "s"
                 ):
                     self.funding.add(funding_unit_for(column.cast(pa.int64())))
+        return found
 
     def plan(self, day_start_ns: int, day_end_ns: int) -> tuple[TimePlan, str | None]:
         """The day's :class:`TimePlan`, and the unit a float next_funding_time is to be read in."""
@@ -177,11 +189,18 @@ class ObjectSummary:
         }
 
 
-def summarize(table: str, key: str, data: pa.Table) -> ObjectSummary:
-    """Rows and start (origin time, then sequence number) of one object's raw or lakeapi-layout rows."""
+def summarize(
+    table: str, key: str, data: pa.Table, times: Mapping[str, Range] | None = None
+) -> ObjectSummary:
+    """Rows and start (origin time, then sequence number) of one object's raw or lakeapi-layout rows.
+
+    ``times``: what :meth:`TimeStats.add` returned for these rows (their origin time is not read again).
+    """
     names = {renames(table).get(n, n): n for n in data.column_names}
     first_origin = first_sequence = None
-    if "origin_time" in names:
+    if times is not None and "origin_time" in times:
+        _, first_origin, _ = times["origin_time"]
+    elif "origin_time" in names:
         _, first_origin, _ = _nonzero_range(_integers(data.column(names["origin_time"])))
     if SEQUENCE in names and pa.types.is_integer(data.column(names[SEQUENCE]).type):
         first_sequence = pc.min(data.column(names[SEQUENCE])).as_py()

@@ -563,3 +563,36 @@ def test_clean_consecutive_days_pass_end_to_end(tmp_path: Path) -> None:
             reports[key] = validate_partition(path, key)
             assert reports[key].findings == ()
     assert validate_range(list(reports), reports) == []
+
+
+def test_a_days_time_stats_are_the_same_read_once_per_piece_or_again_for_each_summary() -> None:
+    """The fetch reads each object's time columns once: for its start and for the day's units.
+    Zeros, negatives, nulls and float times give the same plan and the same starts either way."""
+    from rlx_tui.sources.ready import TimeStats, summarize
+
+    day = PartitionKey("trades", "BINANCE", "BTC-USDT", dt.date(2024, 1, 1))
+    start_ns, end_ns = day.day_bounds_ns()
+    pieces = [
+        pa.table(
+            {
+                "origin_time": pa.array([0, start_ns + 5, None, start_ns + 9], pa.int64()),
+                "received_time": pa.array([start_ns + 7.0, 0.0, start_ns + 8.0, None]),
+            }
+        ),
+        pa.table(
+            {
+                "origin_time": pa.array([start_ns + 3, -1, 0], pa.int64()),
+                "received_time": pa.array([start_ns + 1.0, start_ns + 2.0, 0.0]),
+            }
+        ),
+        pa.table({"origin_time": pa.array([0, 0], pa.int64()), "received_time": pa.array([0.0, 0.0])}),
+    ]
+    whole = TimeStats("trades")
+    whole.add(pa.concat_tables(pieces))
+    by_piece = TimeStats("trades")
+    once = [summarize("trades", str(i), p, by_piece.add(p)) for i, p in enumerate(pieces)]
+    again = [summarize("trades", str(i), p) for i, p in enumerate(pieces)]
+    assert once == again
+    assert [s.first_origin_ns for s in once] == [start_ns + 5, -1, None]
+    assert by_piece.plan(start_ns, end_ns) == whole.plan(start_ns, end_ns)
+    assert by_piece.columns["origin_time"].zeros == 4
