@@ -31,7 +31,7 @@ import sys
 from collections.abc import Callable
 from contextlib import ExitStack
 from functools import partial
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.app import App
@@ -41,7 +41,7 @@ from rlx_tui.events import RunFinished
 from rlx_tui.logs import quiet_unless_configured
 from rlx_tui.partitions import Request
 from rlx_tui.service import Discovery, Workspace, leave_if_transfers_stuck, open_workspace
-from rlx_tui.service.certify import IssuedCertificate, latest_certificate
+from rlx_tui.service.certify import latest_certificate
 from rlx_tui.service.effects import library_effects
 from rlx_tui.settings import Settings
 from rlx_tui.tui.certify import CertifyPanel
@@ -62,6 +62,9 @@ from rlx_tui.tui.styles import stylesheet_dir, stylesheets
 from rlx_tui.tui.terminal import TerminalGuard
 from rlx_tui.tui.verify import VerifyScreen
 from rlx_tui.tui.widgets import PartitionChosen
+
+if TYPE_CHECKING:  # the certificate package loads when first used, not before the first frame
+    from rlx_tui.service.certify import IssuedCertificate
 
 __all__ = ["AppOptions", "RlxApp", "WorkspaceFactory", "run_app", "stylesheet_dir", "stylesheets"]
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button
 
-from rlx_tui.service.certify import CertifyResult, IssuedCertificate, certify
+from rlx_tui.service.certify import CertifyResult, certify
 from rlx_tui.tui.context import DashboardContext
 from rlx_tui.tui.errors import log_failure, one_line
 from rlx_tui.tui.messages import Certified, Task, TaskFailed, in_thread
@@ -24,6 +25,9 @@ from rlx_tui.tui.screens import TextScreen
 from rlx_tui.tui.state import DashboardState
 from rlx_tui.tui.text import human_bytes
 from rlx_tui.tui.widgets import Line
+
+if TYPE_CHECKING:  # the certificate package loads when first used, not before the first frame
+    from rlx_tui.service.certify import IssuedCertificate
 
 
 def issued_report(issued: IssuedCertificate) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -19,10 +19,13 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from rlx_tui.service.certify import VerifyReport, verify
+from rlx_tui.service.certify import verify
 from rlx_tui.tui.errors import log_failure
 from rlx_tui.tui.messages import Task, TaskFailed, Verified, in_thread
 from rlx_tui.tui.screens import TextScreen
+
+if TYPE_CHECKING:  # the certificate package loads when first used, not before the first frame
+    from rlx_tui.service.certify import VerifyReport
 
 VERDICTS = {"pass": "PASS", "signer_unknown": "UNTRUSTED (signer unknown)", "fail": "FAIL"}
 HINT = "Enter: verify   Esc: cancel"
