@@ -117,9 +117,9 @@ def main() -> int:
                 f"load {before} -> {load()}"
             )
             failed |= code != 0
-        commit = clone(args.ref, base / "uv")
+        commit = clone(args.ref, base / "clone")
         before = load()
-        code, lines, cpu = run_make(base / "uv", ["test"], env)
+        code, lines, cpu = run_make(base / "clone", ["test"], env)
         took = phases(lines)
         installer = next(
             (
