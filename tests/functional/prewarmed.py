@@ -5,7 +5,8 @@ polars. The server (one per test process, started on first use) imports those li
 forks a child per invocation. The child is a real process of its own: it gets the caller's stdin and
 two fresh files as stdout and stderr (passed over a Unix socket), the caller's environment, working
 directory and argv, then runs ``python -m MODULE`` the way the interpreter does (``sys.path[0]`` the
-working directory, ``__main__``, a normal interpreter exit with atexit handlers and thread joins). Its
+working directory, ``__main__``, the interpreter's own exit: threads joined, atexit hooks run; only the
+teardown of modules, which Python does not promise, is skipped). Its
 exit code, or the signal that killed it, and its peak RSS come back from the server's ``wait4``.
 
 What a child does *not* get from a fork is a fresh interpreter: rlx-tui and lakeapi are never imported
@@ -363,22 +364,30 @@ def _exit_code(value: object) -> int:
     return 1
 
 
-def _finish() -> None:
-    """The interpreter's own exit up to module teardown: join threads, atexit, collect, flush."""
-    import atexit as exit_hooks
-    import gc
-    import threading
+_status: int | None = None  # in a child: the exit status it leaves with (set once its module ran)
+_BY_SIGINT = -int(signal.SIGINT)
 
-    threading._shutdown()  # type: ignore[attr-defined]  # waits for non-daemon threads, as exit does
-    exit_hooks._run_exitfuncs()
+
+def _leave() -> None:
+    """Registered first, so the interpreter runs it last at a child's exit (after joining its threads
+    and running every other atexit hook): collect, flush, and leave without module teardown."""
+    import gc
+
+    if _status is None:  # the server itself: a normal exit
+        return
     gc.collect()  # the run's own garbage (the server's objects are frozen)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
+    if _status == _BY_SIGINT:  # as the interpreter does after an uncaught KeyboardInterrupt
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    os._exit(_status)
 
 
 def main() -> None:
-    """Serve; in a child, run the module and leave as the interpreter would, without module teardown.
+    """Serve; in a child, run the module, then exit through the interpreter's own exit (threads
+    joined, atexit hooks run) up to module teardown, which :func:`_leave` skips.
 
     Tearing down the preloaded modules would touch (and so copy) every page the fork shares, about a
     second of CPU for nothing a child produced; Python does not promise that teardown anyway.
@@ -387,23 +396,22 @@ def main() -> None:
     import runpy
     import traceback
 
+    global _status
+    atexit.register(_leave)
     request, fds = _serve(sys.argv[1], gc.freeze)
     module = _become(request, fds)
-    code = 0
     try:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
+        _status = 0
     except SystemExit as exc:
-        code = _exit_code(exc.code)
-    except KeyboardInterrupt:  # as the interpreter: the traceback, then die of SIGINT
+        _status = _exit_code(exc.code)
+    except KeyboardInterrupt:
         traceback.print_exc()
-        _finish()
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGINT)
+        _status = _BY_SIGINT
     except BaseException:
         sys.excepthook(*sys.exc_info())
-        code = 1
-    _finish()
-    os._exit(code)
+        _status = 1
+    sys.exit(_status)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ if how == "code":
     sys.exit(7)
 if how == "raise":
     raise ValueError("boom")
+if how == "interrupt":
+    raise KeyboardInterrupt
 if how == "kill":
     os.kill(os.getpid(), 9)
 if how == "sleep":
@@ -52,10 +54,10 @@ def both(probe_dir: Path, *args: str) -> tuple[prewarmed.Finished, subprocess.Co
     return forked, fresh
 
 
-@pytest.mark.parametrize("how", ["ok", "code", "raise", "kill"])
+@pytest.mark.parametrize("how", ["ok", "code", "raise", "interrupt", "kill"])
 def test_a_forked_run_ends_and_reports_as_a_fresh_process(probe_dir: Path, how: str) -> None:
     forked, fresh = both(probe_dir, how, "second arg")
-    assert forked.returncode == fresh.returncode == {"ok": 0, "code": 7, "raise": 1, "kill": -9}[how]
+    assert forked.returncode == fresh.returncode == {"ok": 0, "code": 7, "raise": 1, "interrupt": -2, "kill": -9}[how]
     assert forked.stdout == fresh.stdout  # the same lines in the same order: thread joined, atexit run
     assert forked.stderr.splitlines()[0] == b"to stderr"
     if how == "raise":
@@ -70,7 +72,7 @@ def test_a_forked_run_ends_and_reports_as_a_fresh_process(probe_dir: Path, how: 
         "lakeapi": False,  # read the working directory when imported: never in the server
         "rlx": False,
     }
-    if how in ("ok", "code"):
+    if how in ("ok", "code", "raise", "interrupt"):
         assert forked.stdout.splitlines()[1:] == [b"thread finished", b"atexit ran"]
 
 
