@@ -57,7 +57,8 @@ def both(probe_dir: Path, *args: str) -> tuple[prewarmed.Finished, subprocess.Co
 @pytest.mark.parametrize("how", ["ok", "code", "raise", "interrupt", "kill"])
 def test_a_forked_run_ends_and_reports_as_a_fresh_process(probe_dir: Path, how: str) -> None:
     forked, fresh = both(probe_dir, how, "second arg")
-    assert forked.returncode == fresh.returncode == {"ok": 0, "code": 7, "raise": 1, "interrupt": -2, "kill": -9}[how]
+    expected = {"ok": 0, "code": 7, "raise": 1, "interrupt": -2, "kill": -9}[how]
+    assert forked.returncode == fresh.returncode == expected
     assert forked.stdout == fresh.stdout  # the same lines in the same order: thread joined, atexit run
     assert forked.stderr.splitlines()[0] == b"to stderr"
     if how == "raise":
