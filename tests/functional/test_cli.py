@@ -17,6 +17,7 @@ from rlx_tui.event_codec import loads
 from rlx_tui.events import RunFinished
 from rlx_tui.kinds import PartitionState
 from rlx_tui.sources.demo.lake import DemoLake
+from tests.functional import prewarmed
 from tests.functional.test_engine import expected_ready_table
 
 RANGE = ["--start", "2024-01-01", "--end", "2024-01-03"]
@@ -26,12 +27,9 @@ TABLES = ["--tables", "trades,book", "--symbols", "BTC-USDT", "--exchanges", "BI
 def cli(
     lake: DemoLake, data_dir: Path, *args: str, env_file: Path | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rlx_tui.cli", *args, *common(lake, data_dir, env_file)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=cli_env(),
+    """``python -m rlx_tui.cli ARGS`` run to completion: a real process, forked pre-warmed (prewarmed.py)."""
+    return prewarmed.run_text(
+        "rlx_tui.cli", [*args, *common(lake, data_dir, env_file)], env=cli_env(), timeout=timeout
     )
 
 

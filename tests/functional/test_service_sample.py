@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from rlx_tui.sources.demo.lake import DemoLake
+from tests.functional import prewarmed
 from tests.functional.test_cli import cli_env
 
 SAMPLE = "sample.crypto.lake"
@@ -48,13 +48,7 @@ def sample_cli(
 ) -> subprocess.CompletedProcess[str]:
     source = ["--source", "sample", "--endpoint-url", lake.endpoint_url]
     where = ["--data-dir", str(data_dir), "--env-file", str(data_dir.parent / "no.env")]
-    return subprocess.run(
-        [sys.executable, "-m", "rlx_tui.cli", *args, *source, *where],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    return prewarmed.run_text("rlx_tui.cli", [*args, *source, *where], env=env, timeout=120)
 
 
 def test_the_sample_bucket_is_anonymous_and_has_no_prefix(clean_demo_lake: DemoLake) -> None:
