@@ -15,12 +15,14 @@ STAMP  := $(VENV)/.installed
 
 # Set-up installs with uv (the version pinned in constraints.txt, itself installed into the venv by pip):
 # the same packages and pins as pip, in a fraction of the time. If uv cannot be installed or fails
-# (no wheel for this platform, say), plain pip does the whole install instead.
+# (no wheel for this platform, say), plain pip does the whole install instead. Bytecode is compiled at
+# install (pip does it by default, uv when asked): where PYTHONDONTWRITEBYTECODE is set, as on these
+# machines, every process would otherwise compile its libraries from source again.
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@if [ "$(INSTALLER)" = uv ] \
 	    && $(BIN)/python -m pip install --quiet --disable-pip-version-check uv -c constraints.txt \
-	    && $(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]' -c constraints.txt; then \
+	    && $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]' -c constraints.txt; then \
 	  echo "installed with uv"; \
 	else \
 	  echo "installing with pip"; \
@@ -36,6 +38,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+	@$(BIN)/python -m compileall -q rlx_tui  # the suite's subprocesses read it, never compile it again
 	$(BIN)/python -m pytest -n $(JOBS) --dist worksteal
 
 test-unit: $(STAMP)
