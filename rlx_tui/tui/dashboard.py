@@ -186,17 +186,21 @@ class DashboardScreen(Screen[None]):
     # -- the store's zones, scanned in a thread ---------------------------------------------------
     def _poll_store(self, loop_time: float) -> None:
         workspace = self.context.workspace
+        # a run attached before the source is open: its host already holds (and checked) the directory
+        data_dir = workspace.data_dir if workspace is not None else None
+        if data_dir is None and self.context.state.run_active:
+            data_dir = self.context.settings.data_dir
         if (
             self.context.options.watch_store
             and self.zones_dirty
             and not self.zones_busy
-            and workspace is not None
+            and data_dir is not None
             and loop_time - self.zones_at >= self.zones_interval
         ):
             self.zones_dirty = False
             self.zones_busy = True
             self.zones_at = loop_time
-            work = partial(timed_store_status, workspace.data_dir)
+            work = partial(timed_store_status, data_dir)
             in_thread(self, Task.ZONES, work, lambda polled: StorePolled(*polled))
 
     @on(StorePolled)
