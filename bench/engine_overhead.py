@@ -175,7 +175,7 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--latency", type=float, default=0.5, help="seconds added before each parquet GET")
-    parser.add_argument("--rows", default="cpu,latency", help="which rows: cpu, latency or both")
+    parser.add_argument("--rows", default="cpu,latency", help="cpu, latency or both")
     parser.add_argument(
         "--no-compile", action="store_true", help="do not compile rlx_tui (bytecode already written stays)"
     )
@@ -187,7 +187,10 @@ def main() -> int:
     config = DemoLakeConfig(profile="clean", days=args.days, size=args.size, tables=TABLES, symbols=SYMBOLS)
     start, end = config.start, config.end
     count = len(TABLES) * len(SYMBOLS) * args.days
-    rows = [r.strip() for r in args.rows.split(",") if r.strip()]
+    rows = [r.strip() for r in args.rows.replace("both", "cpu,latency").split(",") if r.strip()]
+    unknown = sorted(set(rows) - {"cpu", "latency"})
+    if unknown:
+        parser.error(f"unknown row {', '.join(unknown)}: cpu, latency or both")
     work_root = Path(tempfile.mkdtemp(prefix="rlx-bench-overhead-"))
     results: dict[str, dict[str, list[Run]]] = {}
     load = os.getloadavg()
