@@ -19,7 +19,7 @@ a run still starting (its process alive, its lock not yet taken) is left out.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,18 +54,7 @@ class JournalDigest:
     outcome: str  # finished, stopped, aborted, failed, or died
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "run": self.run,
-            "run_id": self.run_id,
-            "path": self.path,
-            "bytes": self.bytes,
-            "sha256": self.sha256,
-            "lines": self.lines,
-            "events": self.events,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "outcome": self.outcome,
-        }
+        return asdict(self)  # the certificate's keys are the field names, in this order
 
 
 def journal_digest_of(paths: RunPaths, outcome: str) -> JournalDigest | None:

@@ -164,7 +164,6 @@ class RlxApp(App[int]):
         self.install_screen(self.dashboard, "dashboard")
         if self.options.capture_logs:  # before the source is opened: its log lines are shown too
             self._sink_id = add_log_sink(self, self.settings.log_level)
-        self.selection_screen.begin_on_mount = False  # begun below, once the look for a live run is over
         await self.push_screen("selection")
         if self.options.handle_signals:
             self.terminal.install()

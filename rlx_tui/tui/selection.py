@@ -85,7 +85,6 @@ class SelectionScreen(Screen[None]):
         self.error: str | None = None
         self.summary_text = ""
         self.workspace_stack: ExitStack | None = None  # what closes the workspace this screen opened
-        self.begin_on_mount = True  # False: the app calls begin() itself (after looking for a live run)
         self.estimate_generation = 0
 
     def compose(self) -> ComposeResult:
@@ -113,11 +112,12 @@ class SelectionScreen(Screen[None]):
             field.cursor_blink = self.cursor_blink
         self.query_one("#pickers").loading = True
         self.query_one("#start-date", DateInput).focus()
-        if self.begin_on_mount:
-            self.begin()
 
     def begin(self) -> None:
-        """Open the source (or list it again, if the workspace was given)."""
+        """Open the source (or list it again, if the workspace was given).
+
+        The app calls this once it has looked for a live run (opening the source first would
+        slow that run's showing), not this screen's mount."""
         if self.context.workspace is None:
             self.open_source()
         else:

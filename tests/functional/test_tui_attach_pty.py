@@ -36,18 +36,11 @@ from rlx_tui.runs.protocol import RunStatus
 from rlx_tui.runs.summary import replay
 from rlx_tui.sources.demo.lake import DemoLake
 from tests.conftest import demo_settings
+from tests.functional.waiting import wait_for_exit, wait_until
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
 ROOT = Path(__file__).resolve().parents[2]
 REQUEST = Request(("trades",), ("BINANCE",), ("BTC-USDT",), dt.date(2024, 1, 1), dt.date(2024, 1, 10))
-
-
-def wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def _gone(pid: int) -> bool:
@@ -103,14 +96,7 @@ def test_closing_the_attached_terminal_leaves_the_run_going(
         wait_until(lambda: log.exists() and attached in log.read_text(), 60, "the dashboard to attach")
         os.close(master)  # the terminal goes away: the kernel sends SIGHUP
         master = -1
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            time.sleep(0.05)
-        else:
-            raise AssertionError("rlx-tui attach did not exit after the terminal went away")
+        status = wait_for_exit(pid, 30, "rlx-tui attach after the terminal went away")
     finally:
         if master >= 0:
             os.close(master)

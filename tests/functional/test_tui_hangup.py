@@ -11,24 +11,16 @@ import pty
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from rlx_tui.atomic import TMP_PREFIX
 from rlx_tui.sources.demo.lake import DemoLake
+from tests.functional.waiting import wait_for_exit, wait_until
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_sighup_mid_run_stops_cleanly(clean_demo_lake: DemoLake, tmp_path: Path) -> None:
@@ -72,15 +64,7 @@ def test_sighup_mid_run_stops_cleanly(clean_demo_lake: DemoLake, tmp_path: Path)
         wait_until(lambda: log.exists() and "started on worker" in log.read_text(), 30, "the run to start")
         os.close(master)  # the terminal goes away: the kernel sends SIGHUP
         master = -1
-        deadline = time.monotonic() + 30
-        status = None
-        while time.monotonic() < deadline:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            time.sleep(0.05)
-        else:
-            raise AssertionError("rlx-tui did not exit after SIGHUP")
+        status = wait_for_exit(pid, 30, "rlx-tui after SIGHUP")
         assert os.waitstatus_to_exitcode(status) == 128 + signal.SIGHUP
     finally:
         if master >= 0:
