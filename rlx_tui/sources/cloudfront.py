@@ -22,9 +22,10 @@ import requests
 from aws_requests_auth.aws_auth import AWSRequestsAuth
 
 from rlx_tui.sources.base import Cancelled, ErrorKind, SourceError
+from rlx_tui.sources.buckets import CLOUDFRONT_URL
 from rlx_tui.sources.quota import arrived_bytes
 
-DEFAULT_CLOUDFRONT_URL = "https://data.crypto-lake.com"
+DEFAULT_CLOUDFRONT_URL = CLOUDFRONT_URL
 SIGNING_HOST = "qnt.data.s3.amazonaws.com"
 SIGNING_REGION = "eu-west-1"
 CHUNK = 1 << 18

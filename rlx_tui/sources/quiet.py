@@ -12,7 +12,7 @@ lakeapi's, botocache's and awswrangler's loggers get a capturing handler, and
 ``TQDM_DISABLE`` / ``AWS_MAX_ATTEMPTS`` get defaults. Everything is put back as
 it was found when the outermost one exits (they nest). The working directory
 changes only inside :func:`lakeapi_working_directory`, while lakeapi is first
-imported (``sources/lake.py``), and is restored right after.
+imported (``sources/lakeapi_home.py``), and is restored right after.
 
 Inside :func:`captured`, everything a thread writes or logs is collected for
 that thread alone (so two workers and the UI do not see each other's output)
