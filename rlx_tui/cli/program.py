@@ -35,9 +35,13 @@ STOPPED_CLEANLY = "stopped cleanly, nothing partial kept; run the same command a
 
 
 def run_tui(settings: Settings, *, foreground: bool = False) -> int:
-    from rlx_tui.tui.app import run_app
+    from rlx_tui.service.workspace import source_started_early
 
-    return run_app(settings, foreground=foreground)
+    # The demo lake's server (~1 s to import moto and load its seed) starts before Textual is imported.
+    with source_started_early(settings):
+        from rlx_tui.tui.app import run_app
+
+        return run_app(settings, foreground=foreground)
 
 
 def _start(args: argparse.Namespace) -> tuple[Settings, tuple[Any, ...]]:

@@ -53,7 +53,13 @@ if TYPE_CHECKING:
         request_size,
     )
     from rlx_tui.service.run import EXIT_GRACE_SECONDS, RunHandle, leave_if_transfers_stuck, start_run
-    from rlx_tui.service.workspace import Discovery, Workspace, open_workspace, prepare_data_dir
+    from rlx_tui.service.workspace import (
+        Discovery,
+        Workspace,
+        open_workspace,
+        prepare_data_dir,
+        source_started_early,
+    )
 
 # Where each name lives: a name's module is imported when the name is first used (PEP 562), so
 # ``rlx_tui.service.errors`` or ``.requests`` alone does not load the engine, staging or anyio.
@@ -93,6 +99,7 @@ _HOMES: dict[str, str] = {
     "Workspace": "rlx_tui.service.workspace",
     "open_workspace": "rlx_tui.service.workspace",
     "prepare_data_dir": "rlx_tui.service.workspace",
+    "source_started_early": "rlx_tui.service.workspace",
 }
 
 
@@ -140,5 +147,6 @@ __all__ = [
     "prepare_data_dir",
     "refetch_bytes",
     "request_size",
+    "source_started_early",
     "start_run",
 ]

@@ -237,10 +237,27 @@ class Workspace:
 
 
 @contextmanager
-def open_workspace(settings: Settings) -> Iterator[Workspace]:
-    """Open the source the settings name (starting the demo lake if needed) and the store."""
+def open_workspace(settings: Settings, *, prepare_fetch: bool = True) -> Iterator[Workspace]:
+    """Open the source the settings name (starting the demo lake if needed) and the store.
+
+    ``prepare_fetch=False``: a workspace that is listed first (the dashboard's) does not import
+    what fetching needs (lakeapi, pyarrow) while a demo lake starts; its first fetch does.
+    """
     from rlx_tui.sources.factory import open_source
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with open_source(settings) as source:
+    with open_source(settings, prepare_fetch=prepare_fetch) as source:
         yield Workspace(settings, source)
+
+
+@contextmanager
+def source_started_early(settings: Settings) -> Iterator[None]:
+    """Start the embedded demo lake (if the settings name one) now, before the caller's own imports;
+    :func:`open_workspace` adopts it. One nobody adopted is stopped on exit."""
+    from rlx_tui.sources.factory import launch_early, stop_early
+
+    launch_early(settings)
+    try:
+        yield
+    finally:
+        stop_early()

@@ -95,7 +95,7 @@ class RlxApp(App[int]):
             raise ValueError("RlxApp needs settings, a workspace or a workspace factory with settings")
         self.settings: Settings = settings if settings is not None else workspace.settings  # type: ignore[union-attr]
         if workspace is None and workspace_factory is None:
-            workspace_factory = partial(open_workspace, self.settings)
+            workspace_factory = partial(open_workspace, self.settings, prepare_fetch=False)  # listed first
         self.options = options or AppOptions()
         self.context = DashboardContext(self.settings, self.options, workspace=workspace)
         self.state = self.context.state

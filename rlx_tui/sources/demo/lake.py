@@ -7,6 +7,7 @@ open on its stdin closes. Everything it serves is SYNTHETIC.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -15,8 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
@@ -35,12 +34,21 @@ from rlx_tui.sources.demo.middleware import CONTROL_TOKEN_HEADER, CONTROL_TOKEN_
 from rlx_tui.sources.demo.seed_cache import SEED_DIR_KEY
 
 if TYPE_CHECKING:
+    import urllib.request
+
     import boto3
 
 __all__ = ["DemoFaults", "DemoLake", "DemoLakeConfig", "DemoLakeError", "endpoint_session"]
 
 _PACKAGE_ROOT = Path(__file__).resolve().parents[3]  # the directory holding rlx_tui/
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@functools.cache
+def _no_proxy() -> urllib.request.OpenerDirector:
+    """An opener that never goes through a proxy (urllib.request is imported on first use: ~15 ms)."""
+    import urllib.request
+
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class DemoLakeError(RuntimeError):
@@ -247,6 +255,9 @@ class DemoLake:
     # -- control endpoint -------------------------------------------------------------------
 
     def _control(self, method: str, action: str, payload: dict[str, Any] | None = None) -> Any:
+        import urllib.error
+        import urllib.request
+
         data = json.dumps(payload).encode() if payload is not None else b"" if method == "POST" else None
         request = urllib.request.Request(
             f"{self.endpoint_url}/_rlx_demo/{action}",
@@ -255,7 +266,7 @@ class DemoLake:
             headers={"Content-Type": "application/json", CONTROL_TOKEN_HEADER: self._control_token},
         )
         try:
-            with _NO_PROXY.open(request, timeout=60) as response:
+            with _no_proxy().open(request, timeout=60) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")
