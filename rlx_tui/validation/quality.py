@@ -16,7 +16,8 @@ from typing import Any
 import pyarrow as pa
 
 from rlx_tui.partitions import PartitionKey
-from rlx_tui.schemas import TS, TimePlan, contract
+from rlx_tui.schemas import TS, contract
+from rlx_tui.time_units import TimePlan
 from rlx_tui.validation import scan
 from rlx_tui.validation.checks import books, candles, columns, coverage, funding, times, trades
 from rlx_tui.validation.checks.common import Aggregates, timed

@@ -15,7 +15,8 @@ import polars as pl
 import pyarrow as pa
 
 from rlx_tui.partitions import PartitionKey
-from rlx_tui.schemas import TimePlan, snapshot_rows_possible
+from rlx_tui.schemas import snapshot_rows_possible
+from rlx_tui.time_units import TimePlan
 from rlx_tui.validation import scan
 from rlx_tui.validation.findings import Severity
 from rlx_tui.validation.recorder import Recorder

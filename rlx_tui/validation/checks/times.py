@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 
 from rlx_tui.partitions import PartitionKey
-from rlx_tui.schemas import UNIT_NAMES, fitting_unit, unit_of
+from rlx_tui.time_units import UNIT_NAMES, fitting_unit, unit_of
 from rlx_tui.validation import scan
 from rlx_tui.validation.checks.common import NS, Aggregates, only, origin, received
 from rlx_tui.validation.findings import Severity
