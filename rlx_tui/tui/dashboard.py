@@ -2,9 +2,11 @@
 
 The screen draws itself from the shared :class:`~.state.DashboardState` on its own timer
 (``tick_seconds``, 4 Hz), not per event: a run's events only change the state. On the
-same tick it writes the queued log lines (once a second: the log relayouts on every
-write) and, when events said the store changed, scans the store's zones again in a
-thread worker of its own. It also reads one partition's sidecar for the drill-down.
+same tick, when events said the store changed, it scans the store's zones again in a
+thread worker of its own. The queued log lines are written once a second on a timer of
+their own, half a tick after a redraw: a write relayouts the screen, and done in the same
+frame as a redraw it made that frame the longest pause of the event loop. It also reads
+one partition's sidecar for the drill-down.
 The certify panel certifies by itself (:mod:`.certify`).
 """
 
@@ -38,7 +40,7 @@ from rlx_tui.tui.state import DashboardState
 from rlx_tui.tui.widgets import Line
 from rlx_tui.tui.zones import ZonesPanel
 
-LOG_EVERY_TICKS = 4  # the log widget relayouts on every write: flush it once a second
+LOG_FLUSH_SECONDS = 1.0  # the log widget relayouts on every write: flush it once a second
 
 
 class DashboardScreen(Screen[None]):
@@ -76,7 +78,6 @@ class DashboardScreen(Screen[None]):
         self.redraws = 0  # instrumentation (benchmark): redraws done
         self.drawn_version = -1
         self.drawn_phase = ""
-        self.ticks = 0
         self.draw_failed = False
         self.zones_dirty = True  # the store's zones are worth scanning again
         self.zones_busy = False
@@ -106,8 +107,18 @@ class DashboardScreen(Screen[None]):
         self.query_one("#inventory-table").focus()
         self._fit_log()
         self.ready = True
-        self.set_interval(self.context.options.tick_seconds, self.tick, name="redraw")
+        tick = self.context.options.tick_seconds
+        self.set_interval(tick, self.tick, name="redraw")
+        self.set_timer(tick / 2, self._start_log_timer, name="log-offset")  # between two redraws
         self._poll_store(asyncio.get_running_loop().time())  # zones at once, not a tick later
+
+    def _start_log_timer(self) -> None:
+        self.set_interval(LOG_FLUSH_SECONDS, self._log_tick, name="log")
+
+    def _log_tick(self) -> None:
+        """Write the queued log lines (a hidden panel keeps them queued, bounded, until shown)."""
+        if self.pending_logs and self.log_panel.display:
+            self._flush_logs(self.log_panel)
 
     def _fit_log(self) -> None:
         """Show the log by default only where it fits; once toggled, the user's choice wins."""
@@ -147,7 +158,7 @@ class DashboardScreen(Screen[None]):
         self.zones_dirty = True
 
     def tick(self) -> None:
-        """Redraw from the state (a few times a second at most), flush log lines, poll the store.
+        """Redraw from the state (a few times a second at most) and poll the store.
 
         A drawing bug must not take a days-long run down with it: it is logged once and shown.
         """
@@ -161,11 +172,6 @@ class DashboardScreen(Screen[None]):
 
     def _redraw(self) -> None:
         state = self.context.state
-        self.ticks += 1
-        if self.ready and self.pending_logs and self.ticks % LOG_EVERY_TICKS == 0:
-            panel = self.log_panel
-            if panel.display:  # a hidden panel keeps its lines queued (bounded) until shown
-                self._flush_logs(panel)
         if self.ready and state.version != self.drawn_version:
             self.drawn_version = state.version
             self.redraws += 1
