@@ -16,6 +16,10 @@ partition directories are reached from the data directory one component at a
 time, clean-up deletes links rather than what they point to, and a link where
 a store directory should be is refused (:class:`UnsafePathError`, one line).
 A zone move's two renames run with signals deferred (:func:`rlx_tui.signals.deferred`).
+
+One file because the sidecar's format (:class:`PartitionManifest`) and the store that writes,
+moves and recovers it change together, and the engine, certificate code and sources all reach
+both through this one module.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from rlx_tui.certificate.history import ChainError, certificates_dir, chain_prob
 from rlx_tui.certificate.issue import IssuedCertificate, issue_certificate
 from rlx_tui.certificate.payload import MANIFEST_FILE
 from rlx_tui.certificate.signing import SigningKeyError, default_key_path
-from rlx_tui.certificate.verify import VerifyReport, verify_certificate
+from rlx_tui.certificate.verify import verify_certificate
+from rlx_tui.certificate.verify_report import VerifyReport
 
 __all__ = [
     "BLOCKER_ORDER",

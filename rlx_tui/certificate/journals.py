@@ -29,8 +29,9 @@ from typing import Any
 
 from rlx_tui import fs_guard
 from rlx_tui.limits import MAX_CERTIFIED_JOURNALS, MAX_JOURNAL_BYTES
+from rlx_tui.runs.paths import JOURNAL_FILE, RUN_ID_PATTERN, RUNS_DIR
 
-_JOURNAL_PATH = re.compile(r"^runs/(?P<run_id>(?P<number>\d{6,9})-\d{8}T\d{6}Z)/events\.jsonl$")
+_JOURNAL_PATH = re.compile(rf"^{RUNS_DIR}/(?P<run_id>{RUN_ID_PATTERN})/{re.escape(JOURNAL_FILE)}$")
 _SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 

@@ -14,9 +14,10 @@ run. Everything the outside learns arrives as events on an anyio memory
 object stream.
 
 One partition's stages live in :mod:`.stages`, the shared rules (disk margin,
-backoff, refusals) in :mod:`.policy`; this file stays a little over 400 lines
-because a run's lifecycle (lock, recovery, plan, preflight, pipeline, summary)
-reads best as one piece.
+backoff, refusals) in :mod:`.policy`.
+
+One file because a run's lifecycle (lock, recovery, plan, preflight, pipeline, summary) is one
+sequence over the Engine's shared state, and reads best as one piece.
 """
 
 from __future__ import annotations

@@ -26,7 +26,9 @@ JOURNAL_FILE = "events.jsonl"
 SOCKET_FILE = "control.sock"
 HOST_LOG_FILE = "host.log"
 RUN_DIR_MODE = 0o700
-_RUN_ID = re.compile(r"^(?P<number>\d{6,9})-(?P<stamp>\d{8}T\d{6}Z)$")
+# A run id, unanchored: the one definition (certificate/journals.py matches listed journals with it).
+RUN_ID_PATTERN = r"(?P<number>\d{6,9})-(?P<stamp>\d{8}T\d{6}Z)"
+_RUN_ID = re.compile(f"^{RUN_ID_PATTERN}$")
 
 
 def runs_dir(data_dir: Path) -> Path:

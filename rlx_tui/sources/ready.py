@@ -21,16 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from rlx_tui.schemas import (
-    FUNDING_TIME,
-    TIME_COLUMNS,
-    ArrowColumn,
-    ColumnTimes,
-    TimePlan,
-    fitting_unit,
-    funding_unit_for,
-    renames,
-)
+from rlx_tui.schemas import FUNDING_TIME, TIME_COLUMNS, ArrowColumn, funding_unit_for, renames
+from rlx_tui.time_units import ColumnTimes, TimePlan, fitting_unit
 
 # as Crypto Lake's own objects; zstd saved ~18% on book but cost ~25% more time
 READY_COMPRESSION: Final = "snappy"

@@ -8,8 +8,8 @@ to the screens, which own their parts:
 * :class:`~.selection.SelectionScreen` opens the workspace (demo lake start, lakeapi
   import), lists the source and estimates requests, in its own thread workers;
 * :class:`~.dashboard.DashboardScreen` redraws itself from the state on its own timer
-  (``tick_seconds``, 4 Hz, not per event), writes the log lines on that tick and
-  scans the store's zones in a thread when events said they changed; its
+  (``tick_seconds``, 4 Hz, not per event), writes the log lines once a second between
+  two redraws and scans the store's zones in a thread when events said they changed; its
   :class:`~.certify.CertifyPanel` certifies, and :class:`~.verify.VerifyScreen` verifies;
 * a run is started in a process of its own and followed through its socket (the
   default, :mod:`.attach`), or, with ``foreground``, the service's

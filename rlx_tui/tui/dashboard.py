@@ -2,9 +2,15 @@
 
 The screen draws itself from the shared :class:`~.state.DashboardState` on its own timer
 (``tick_seconds``, 4 Hz), not per event: a run's events only change the state. On the
-same tick it writes the queued log lines (once a second: the log relayouts on every
-write) and, when events said the store changed, scans the store's zones again in a
+same tick, when events said the store changed, it scans the store's zones again in a
 thread worker of its own. It also reads one partition's sidecar for the drill-down.
+
+Three timers, out of phase, so that no frame does all the drawing at once: the left
+column (progress, inventory) on the tick, the right column (zones, certificate) half a
+tick later, and the queued log lines once a second, a quarter tick after a redraw (a log
+write relayouts the screen). Textual repaints the bounding box of a frame's changes, so a
+frame that changed both columns and the log repainted almost the whole screen; it was the
+longest pause of the event loop during a run.
 The certify panel certifies by itself (:mod:`.certify`).
 """
 
@@ -12,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from functools import partial
 from typing import ClassVar
 
@@ -38,7 +45,7 @@ from rlx_tui.tui.state import DashboardState
 from rlx_tui.tui.widgets import Line
 from rlx_tui.tui.zones import ZonesPanel
 
-LOG_EVERY_TICKS = 4  # the log widget relayouts on every write: flush it once a second
+LOG_FLUSH_SECONDS = 1.0  # the log widget relayouts on every write: flush it once a second
 
 
 class DashboardScreen(Screen[None]):
@@ -75,8 +82,8 @@ class DashboardScreen(Screen[None]):
         self.pending_logs: deque[str] = deque(maxlen=MAX_LINES)  # log lines not written yet
         self.redraws = 0  # instrumentation (benchmark): redraws done
         self.drawn_version = -1
+        self.side_version = -1  # the state drawn in the right column
         self.drawn_phase = ""
-        self.ticks = 0
         self.draw_failed = False
         self.zones_dirty = True  # the store's zones are worth scanning again
         self.zones_busy = False
@@ -106,8 +113,22 @@ class DashboardScreen(Screen[None]):
         self.query_one("#inventory-table").focus()
         self._fit_log()
         self.ready = True
-        self.set_interval(self.context.options.tick_seconds, self.tick, name="redraw")
+        tick = self.context.options.tick_seconds
+        self.set_interval(tick, self.tick, name="redraw")
+        self.set_timer(tick / 2, self._start_side_timer, name="side-offset")
+        self.set_timer(tick / 4, self._start_log_timer, name="log-offset")
         self._poll_store(asyncio.get_running_loop().time())  # zones at once, not a tick later
+
+    def _start_side_timer(self) -> None:
+        self.set_interval(self.context.options.tick_seconds, self.side_tick, name="redraw-side")
+
+    def _start_log_timer(self) -> None:
+        self.set_interval(LOG_FLUSH_SECONDS, self._log_tick, name="log")
+
+    def _log_tick(self) -> None:
+        """Write the queued log lines (a hidden panel keeps them queued, bounded, until shown)."""
+        if self.pending_logs and self.log_panel.display:
+            self._flush_logs(self.log_panel)
 
     def _fit_log(self) -> None:
         """Show the log by default only where it fits; once toggled, the user's choice wins."""
@@ -131,12 +152,13 @@ class DashboardScreen(Screen[None]):
     # -- drawing from the state, on this screen's timer ---------------------------------------
     def invalidate(self) -> None:
         """Redraw everything on the next tick."""
-        self.drawn_version = -1
+        self.drawn_version = self.side_version = -1
 
     def refresh_now(self) -> None:
-        """Redraw immediately (tests, snapshots, a stop in progress)."""
+        """Redraw immediately, both columns (tests, snapshots, a stop in progress)."""
         self.invalidate()
         self.tick()
+        self.side_tick()
 
     def add_log_line(self, line: str) -> None:
         """Queue one log line; it is written on a coming tick (kept, bounded, while the panel is hidden)."""
@@ -147,12 +169,18 @@ class DashboardScreen(Screen[None]):
         self.zones_dirty = True
 
     def tick(self) -> None:
-        """Redraw from the state (a few times a second at most), flush log lines, poll the store.
+        """Redraw the banner and the left column from the state (a few times a second at most), poll
+        the store."""
+        self._guarded(self._redraw)
 
-        A drawing bug must not take a days-long run down with it: it is logged once and shown.
-        """
+    def side_tick(self) -> None:
+        """Redraw the right column (zones, certificate) from the state, half a tick after :meth:`tick`."""
+        self._guarded(self._redraw_side)
+
+    def _guarded(self, draw: Callable[[], None]) -> None:
+        """A drawing bug must not take a days-long run down with it: it is logged once and shown."""
         try:
-            self._redraw()
+            draw()
         except Exception as exc:
             if not self.draw_failed:
                 self.draw_failed = True
@@ -161,21 +189,23 @@ class DashboardScreen(Screen[None]):
 
     def _redraw(self) -> None:
         state = self.context.state
-        self.ticks += 1
-        if self.ready and self.pending_logs and self.ticks % LOG_EVERY_TICKS == 0:
-            panel = self.log_panel
-            if panel.display:  # a hidden panel keeps its lines queued (bounded) until shown
-                self._flush_logs(panel)
         if self.ready and state.version != self.drawn_version:
             self.drawn_version = state.version
             self.redraws += 1
             with self.app.batch_update():
-                self.refresh_from(state)
+                self._refresh_left(state)
         if state.phase != self.drawn_phase:
             self.drawn_phase = state.phase
             self.app.refresh_bindings()  # what applies (start, pause, certify…) follows the phase
         if self.ready:
             self._poll_store(asyncio.get_running_loop().time())
+
+    def _redraw_side(self) -> None:
+        state = self.context.state
+        if self.ready and state.version != self.side_version:
+            self.side_version = state.version
+            with self.app.batch_update():
+                self._refresh_right(state)
 
     def _flush_logs(self, panel: LogPanel) -> None:
         if self.pending_logs:
@@ -242,14 +272,16 @@ class DashboardScreen(Screen[None]):
         else:
             self.app.notify(f"{message.task.value}: {text}", severity="error", timeout=10)
 
-    def refresh_from(self, state: DashboardState) -> None:
-        """Redraw every panel from the state (the inventory only touches changed cells)."""
+    def _refresh_left(self, state: DashboardState) -> None:
+        """The banner, progress and inventory from the state (the inventory only touches changed cells)."""
         banner = self.query_one("#banner", Line)
         banner.show(state.error or "")
         if banner.has_class("-shown") != bool(state.error):
             banner.set_class(bool(state.error), "-shown")
         self.query_one(ProgressPanel).refresh_from(state)
         self.query_one(InventoryPanel).refresh_from(state)
+
+    def _refresh_right(self, state: DashboardState) -> None:
         self.query_one(ZonesPanel).refresh_from(state)
         self.query_one(CertifyPanel).refresh_from(state)
 

@@ -2,9 +2,10 @@
 
 Rows (one per day in the inventory) sit under a two-line header that stays put when
 the grid scrolls vertically; the row labels stay put when it scrolls horizontally.
-Every row is rendered once into a :class:`~textual.strip.Strip` and kept in a small
-LRU cache; :meth:`InventoryGrid.set_cell` evicts that one row and repaints that one
-line, so a partition that changes costs one line, not a screen. Only public Textual
+Every row is rendered once into a :class:`~textual.strip.Strip` per cell and kept in a
+small LRU cache; :meth:`InventoryGrid.set_cell` renders that one cell again (the row's
+other cells are kept) and repaints that one line, so a partition that changes costs one
+cell, not a row or a screen. Only public Textual
 API is used (``ScrollView``, ``render_line``, ``virtual_size``, ``refresh_line``,
 ``scroll_to_region``, component styles), so a Textual upgrade cannot silently
 stop the cells from updating.
@@ -145,6 +146,7 @@ class InventoryGrid(ScrollView, can_focus=True, inherit_bindings=False):
         self._cursor_row = 0
         self._cursor_column = 0
         self.rows_rendered: Counter[int] = Counter()  # instrumentation: row renders (cache misses)
+        self.cells_rendered: Counter[tuple[int, int]] = Counter()  # instrumentation: one cell of a cached row
 
     # -- content ---------------------------------------------------------------------------
     @property
@@ -193,7 +195,13 @@ class InventoryGrid(ScrollView, can_focus=True, inherit_bindings=False):
         if old.plain == content.plain and old.style == content.style and old.spans == content.spans:
             return  # unchanged (Text's own == ignores its style)
         self._cells[row][column] = content
-        self._row_cache.discard(row)
+        cached = self._row_cache.get(row)
+        if cached is not None:  # only this cell is drawn again; the row's others are kept
+            self.cells_rendered[row, column] += 1
+            cells = list(cached.cells)
+            cells[column] = self._render_cell(row, column)
+            self._row_cache.discard(row)  # LRUCache.set keeps an existing key's old value
+            self._row_cache[row] = _RenderedRow(cached.label, tuple(cells), Strip.join(cells))
         self._repaint_row(row)
 
     def _repaint_row(self, row: int) -> None:

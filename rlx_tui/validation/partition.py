@@ -142,7 +142,7 @@ def _run(rec: Recorder, path: Path, expected_rows: int | None, expected_sha256: 
     rec.rows = int(values["__rows"])
     _check_decoded_rows(rec, rec.rows, meta.num_rows)
     times = ready_metadata(parquet.schema_arrow)
-    quality.Evaluator(rec, usable, values, path, chunks, times).evaluate()
+    quality.evaluate(rec, usable, values, path, chunks, times)
 
 
 def _open(rec: Recorder, path: Path) -> pq.ParquetFile:

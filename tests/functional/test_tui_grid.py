@@ -79,13 +79,15 @@ async def test_one_changed_partition_repaints_only_its_row(monkeypatch: pytest.M
 
         monkeypatch.setattr(grid, "render_line", counting)
         grid.rows_rendered.clear()
+        grid.cells_rendered.clear()
         keys = SNAPSHOT_REQUEST.partitions()  # day-major: keys[4:8] are 2024-01-02
         app.state.apply(PartitionStarted(2.0, keys[5], 1, 1))  # trades ETH-USDT 2024-01-02
         app.refresh_now()
         await pilot.pause()
         second_day = HEADER_HEIGHT + 1
         assert set(painted) == {second_day}, painted  # one line of the widget repainted, no other
-        assert grid.rows_rendered == Counter({1: 1})  # and one row rendered again (the others are cached)
+        assert grid.rows_rendered == Counter()  # no row rendered whole again (all are cached)
+        assert grid.cells_rendered == Counter({(1, 1): 1})  # only the changed cell was
         lines = grid_lines(grid)
         assert lines[second_day].split() == [
             "2024-01-02",

@@ -5,6 +5,10 @@ to read the JSON from the first line of stdin, which keeps the secret and the
 control token off the command line). Binds 127.0.0.1 on a free port, seeds the bucket, prints
 ``READY <port>`` once, and serves until stdin closes or SIGTERM/SIGINT arrives,
 so a parent that dies never leaves it running.
+
+One file because it is the only module that reaches into moto's internals (its S3 backend,
+the listing patch, its WSGI app), which mypy does not follow (pyproject.toml): keeping them
+together keeps what a moto upgrade can break in one place.
 """
 
 from __future__ import annotations
