@@ -193,6 +193,10 @@ def test_run_outlives_the_terminal_that_started_it(slow_lake: DemoLake, data_dir
     env.update({"RLX_DEMO_PROFILE": "clean", "RLX_RETRY_BASE_SECONDS": "0.01", "AWS_MAX_ATTEMPTS": "1"})
     pid, master = pty.fork()
     if pid == 0:  # the child: session leader with the pty as its controlling terminal
+        # as in a new terminal's session, SIGHUP kills it (the suite itself may run under nohup,
+        # whose ignored SIGHUP an exec would pass on)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
         os.execve(sys.executable, argv, env)
     output = b""
     try:
