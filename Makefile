@@ -13,7 +13,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: run test checks test-unit typecheck lint bench clean
-CHECKS_LOG := .checks.log  # make test holds the checks' output here while the suite runs
+# make test holds the checks' output here while the suite runs
+CHECKS_LOG := .checks.log
 
 # Set-up installs with uv (the version pinned in constraints.txt, itself installed into the venv by pip):
 # the same packages and pins as pip, in a fraction of the time. If uv cannot be installed or fails
