@@ -9,6 +9,8 @@ prints is time-stamped; a phase starts when make echoes its command (``ruff chec
 
 * install: from the start until the first check (a new venv, uv or pip, the editable install);
 * ruff, lint-imports, mypy (cold: a fresh clone has no cache), pytest: each until the next starts;
+  where ``make test`` runs the checks beside the suite (it says ``checks: ... beside the suite``), one
+  phase, "pytest+checks", from that line to the end, and pytest's own duration from its summary line;
 * total: the whole ``make test``, with the CPU time of all its processes (user + sys).
 
 ``--pip`` first times the install alone with ``make .venv/.installed INSTALLER=pip`` in a second
@@ -30,13 +32,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PHASES = (  # (name, how make echoes the command that starts it)
+BESIDE = re.compile(r"^checks: .* beside the suite")  # make test runs the checks concurrently with pytest
+PHASES = (  # (name, how make echoes the command that starts it), when make test runs them one by one
     ("ruff", re.compile(r"^\S*bin/ruff check")),
     ("lint-imports", re.compile(r"^\S*bin/lint-imports")),
     ("mypy", re.compile(r"^\S*bin/mypy")),
     ("pytest", re.compile(r"^\S*bin/python -m pytest")),
 )
 SUMMARY = re.compile(r"=+ (.*\d+ passed.*) =+$|^(\d+ passed.*)$")
+PYTEST_TOOK = re.compile(r" in ([\d.]+)s")
 
 
 def load() -> str:
@@ -88,6 +92,9 @@ def run_make(workdir: Path, args: list[str], env: dict[str, str]) -> tuple[int, 
 def phases(lines: Stamped) -> dict[str, float]:
     """Seconds per phase, from the time-stamped lines of ``make test``."""
     marks: list[tuple[str, float]] = [("install", 0.0)]
+    beside = next((stamp for stamp, line in lines if BESIDE.match(line)), None)
+    if beside is not None:
+        return {"install": beside, "pytest+checks": lines[-1][0] - beside}
     for stamp, line in lines:
         for name, pattern in PHASES:
             if pattern.match(line) and name not in dict(marks):
@@ -137,7 +144,8 @@ def main() -> int:
         for name, seconds in took.items():
             print(f"  {name:<13} {seconds:7.1f} s")
         print(f"  {'total':<13} {lines[-1][0]:7.1f} s  ({lines[-1][0] / 60:.1f} min), CPU {cpu:.1f} s")
-        print(f"  pytest: {summary}")
+        took_pytest = PYTEST_TOOK.search(summary)
+        print(f"  pytest: {summary}" + (f" (pytest alone {took_pytest.group(1)} s)" if took_pytest else ""))
         print(f"  load average (1/5/15 min) {before} before, {load()} after")
         if code != 0:
             print("\n".join(line for _, line in lines[-60:]), file=sys.stderr)

@@ -251,12 +251,8 @@ def test_interrupted_download_resumes_without_refetching(
 
 
 def test_common_options_work_before_the_command_too(clean_demo_lake: DemoLake, data_dir: Path) -> None:
-    before = subprocess.run(
-        [sys.executable, "-m", "rlx_tui.cli", *common(clean_demo_lake, data_dir), "--json", "status"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=cli_env(),
+    before = prewarmed.run_text(
+        "rlx_tui.cli", [*common(clean_demo_lake, data_dir), "--json", "status"], env=cli_env(), timeout=60
     )
     assert before.returncode == 0, before.stderr
     assert json.loads(before.stdout)["data_dir"] == str(data_dir)

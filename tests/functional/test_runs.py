@@ -15,7 +15,6 @@ import pty
 import re
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +36,7 @@ from rlx_tui.settings import Settings
 from rlx_tui.sources.demo.lake import DemoLake
 from rlx_tui.staging import StagingStore, StoreBusy
 from tests.conftest import demo_settings
+from tests.functional import prewarmed
 
 DAYS = 10
 REQUEST = Request(("trades",), ("BINANCE",), ("BTC-USDT",), dt.date(2024, 1, 1), dt.date(2024, 1, DAYS))
@@ -193,6 +193,10 @@ def test_run_outlives_the_terminal_that_started_it(slow_lake: DemoLake, data_dir
     env.update({"RLX_DEMO_PROFILE": "clean", "RLX_RETRY_BASE_SECONDS": "0.01", "AWS_MAX_ATTEMPTS": "1"})
     pid, master = pty.fork()
     if pid == 0:  # the child: session leader with the pty as its controlling terminal
+        # as in a new terminal's session, SIGHUP kills it (the suite itself may run under nohup,
+        # whose ignored SIGHUP an exec would pass on)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
         os.execve(sys.executable, argv, env)
     output = b""
     try:
@@ -324,12 +328,11 @@ def test_killed_host_is_reported_dead_and_next_run_resumes(
     )
     assert summary.ready == len(fetched)
     # the `status` face says the same
-    status = subprocess.run(
-        [sys.executable, "-m", "rlx_tui.runs.commands", "status", "--data-dir", str(data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    status = prewarmed.run_text(  # a real process, forked pre-warmed
+        "rlx_tui.runs.commands",
+        ["status", "--data-dir", str(data_dir)],
         env={**os.environ, "RLX_SOURCE": "demo"},
+        timeout=60,
     )
     assert status.returncode == 0, status.stderr
     assert status.stdout.strip() == line

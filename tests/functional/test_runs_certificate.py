@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import psutil
@@ -24,6 +23,7 @@ from rlx_tui.runs.journal import read_journal
 from rlx_tui.runs.launcher import RunInfo, start_detached
 from rlx_tui.runs.record import read_record
 from rlx_tui.sources.demo.lake import DemoLake
+from tests.functional import prewarmed
 from tests.functional.test_runs import paused, settings_for, wait_ended, wait_for
 
 TRADES = (("trades",), ("BINANCE",), ("BTC-USDT",))
@@ -34,18 +34,13 @@ def days(first: int, last: int) -> Request:
 
 
 def rlx(lake: DemoLake, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``rlx-tui ARGS`` as a user types it, on the session's clean demo lake."""
+    """``rlx-tui ARGS`` as a user types it, on the session's clean demo lake: a real process, forked
+    pre-warmed (prewarmed.py; these tests are about the certificate, not a process's start)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RLX_"))}
     env.update({"AWS_MAX_ATTEMPTS": "1", "RLX_DEMO_PROFILE": "clean"})
     common = ["--source", "demo", "--endpoint-url", lake.endpoint_url, "--data-dir", str(data_dir)]
     common += ["--env-file", str(data_dir.parent / "no.env")]
-    return subprocess.run(
-        [sys.executable, "-m", "rlx_tui.cli", *args, *common],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    return prewarmed.run_text("rlx_tui.cli", [*args, *common], env=env, timeout=120)
 
 
 def certify(lake: DemoLake, data_dir: Path, request: Request) -> subprocess.CompletedProcess[str]:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from rlx_tui.kinds import PartitionState
@@ -24,6 +22,7 @@ from rlx_tui.runs.summary import RunSummary
 from rlx_tui.sources.demo.lake import DemoLake
 from rlx_tui.staging import StagingStore
 from rlx_tui.tui.state import DashboardState
+from tests.functional import prewarmed
 from tests.functional.test_runs import settings_for, wait_ended
 
 TRADES = (("trades",), ("BINANCE",), ("BTC-USDT",))
@@ -34,9 +33,7 @@ def status_json(lake: DemoLake, data_dir: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RLX_"))}
     args = ["status", "--json", "--source", "demo", "--endpoint-url", lake.endpoint_url]
     args += ["--data-dir", str(data_dir), "--env-file", str(data_dir.parent / "no.env")]
-    done = subprocess.run(
-        [sys.executable, "-m", "rlx_tui.cli", *args], capture_output=True, text=True, timeout=60, env=env
-    )
+    done = prewarmed.run_text("rlx_tui.cli", args, env=env, timeout=60)  # a real process, forked pre-warmed
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)["run"]
 
