@@ -48,7 +48,7 @@ test: $(STAMP)
 	@( for check in $(CHECKS); do echo "$$check"; nice -n 10 $$check || failed=1; done > $(CHECKS_LOG) 2>&1; \
 	   [ -z "$$failed" ] || { echo "make test: a check failed (its output follows the suite's)"; exit 1; } \
 	 ) & checks=$$!; \
-	trap 'kill $$checks 2>/dev/null' INT TERM HUP; \
+	trap 'pkill -P $$checks 2>/dev/null; kill $$checks 2>/dev/null' INT TERM HUP; \
 	echo "$(BIN)/python -m pytest -n $(JOBS) --dist worksteal"; \
 	$(BIN)/python -m pytest -n $(JOBS) --dist worksteal; suite=$$?; \
 	wait $$checks; checked=$$?; \

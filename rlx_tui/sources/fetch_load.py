@@ -18,12 +18,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rlx_tui.atomic import HashingWriter
 from rlx_tui.partitions import ObjectRef, PartitionKey
 from rlx_tui.schemas import to_canonical
 from rlx_tui.sources.base import Cancelled, ErrorKind, FetchResult, SourceError
 from rlx_tui.sources.quiet import Capture, captured
-from rlx_tui.sources.ready import ReadyWriter, TimeStats, object_order, segments, summarize
+from rlx_tui.sources.ready import TimeStats, object_order, segments, summarize, write_ready_file
 from rlx_tui.sources.s3_objects import S3Objects, empty_at_source
 from rlx_tui.staging import DATA_FILE
 
@@ -144,17 +143,12 @@ class LoadDataFetch:
         canonical = to_canonical(key.table, table, key.exchange, key.symbol, plan)
         del table
         path = dest_dir / DATA_FILE
-        with HashingWriter(path) as sink:
-            writer = ReadyWriter(sink)
-            try:
-                writer.write(canonical)
-            finally:
-                writer.close()
+        written = write_ready_file(path, [canonical])
         return FetchResult(
             path=path,
-            sha256=sink.hexdigest,
-            bytes=sink.bytes_written,
-            rows=canonical.num_rows,
+            sha256=written.sha256,
+            bytes=written.bytes,
+            rows=written.rows,
             rows_fetched=rows_fetched,
             objects=tuple(described),
             method="load_data",

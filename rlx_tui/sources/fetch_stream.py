@@ -19,7 +19,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rlx_tui.atomic import HashingWriter
 from rlx_tui.partitions import ObjectRef, PartitionKey
 from rlx_tui.schemas import FUNDING_TIME, TIME_COLUMNS, renames, to_canonical
 from rlx_tui.sources import cloudfront
@@ -29,11 +28,11 @@ from rlx_tui.sources.quota import arrived_bytes
 from rlx_tui.sources.ready import (
     SEQUENCE,
     ObjectSummary,
-    ReadyWriter,
     TimeStats,
     lakeapi_times,
     object_order,
     summarize,
+    write_ready_file,
 )
 from rlx_tui.sources.s3_objects import CHUNK, S3Objects, empty_at_source
 from rlx_tui.staging import DATA_FILE
@@ -175,28 +174,25 @@ class StreamingFetch:
         pa.default_memory_pool().release_unused()  # what the first pass decoded, before the second
         plan, float_funding = stats.plan(*key.day_bounds_ns())
         order = object_order(summaries)
+
+        def canonical_parts() -> Iterator[pa.Table]:
+            """The day's rows in canonical form, object by object in time order, batch by batch."""
+            for index in order:
+                for batch in self.read_batches(key, objects[index], copies[index]):
+                    if cancel.is_set():
+                        raise Cancelled(str(key))
+                    raw = lakeapi_times(key.table, pa.Table.from_batches([batch]), float_funding)
+                    yield to_canonical(key.table, raw, key.exchange, key.symbol, plan)
+                copies[index].unlink(missing_ok=True)  # written: its copy is no longer needed
+
         path = dest_dir / DATA_FILE
-        rows = 0
-        with HashingWriter(path) as sink:
-            writer = ReadyWriter(sink)
-            try:
-                for index in order:
-                    for batch in self.read_batches(key, objects[index], copies[index]):
-                        if cancel.is_set():
-                            raise Cancelled(str(key))
-                        raw = lakeapi_times(key.table, pa.Table.from_batches([batch]), float_funding)
-                        part = to_canonical(key.table, raw, key.exchange, key.symbol, plan)
-                        writer.write(part)
-                        rows += part.num_rows
-                    copies[index].unlink(missing_ok=True)
-            finally:
-                writer.close()
+        written = write_ready_file(path, canonical_parts())
         return FetchResult(
             path=path,
-            sha256=sink.hexdigest,
-            bytes=sink.bytes_written,
-            rows=rows,
-            rows_fetched=rows,
+            sha256=written.sha256,
+            bytes=written.bytes,
+            rows=written.rows,
+            rows_fetched=written.rows,
             objects=tuple({**fetched[i], **summaries[i].to_dict()} for i in order),
             method="stream",
         )

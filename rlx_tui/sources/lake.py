@@ -65,14 +65,6 @@ __all__ = [
 USAGE_TTL_SECONDS = 60.0  # as lakeapi's used_data cache
 
 
-def __getattr__(name: str) -> Any:
-    """``_cache_home``: where :func:`import_lakeapi` put lakeapi's caches (None before), as it was named
-    when it lived here (the test suite's guard reads it)."""
-    if name == "_cache_home":
-        return lakeapi_home.cache_home()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def prepare_fetching(data_dir: Path) -> None:
     """Import now what the first fetch would (lakeapi with its caches in ``data_dir``, pyarrow), for a
     caller with time to spare (waiting for a demo lake to start)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any, Final, Literal
 
 import pandas as pd
@@ -21,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from rlx_tui.atomic import HashingWriter
 from rlx_tui.schemas import FUNDING_TIME, TIME_COLUMNS, ArrowColumn, funding_unit_for, renames
 from rlx_tui.time_units import ColumnTimes, TimePlan, fitting_unit
 
@@ -277,3 +279,30 @@ class ReadyWriter:
         if self._pending_rows:
             self._flush(self._pending_rows)
         self._writer.close()
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    """What :func:`write_ready_file` wrote: the file's sha256, its size and its rows."""
+
+    sha256: str
+    bytes: int
+    rows: int
+
+
+def write_ready_file(path: Path, parts: Iterable[pa.Table]) -> WrittenFile:
+    """Write ``parts``, in order, as one ready file at ``path``, hashed while it is written.
+
+    Both fetch paths write through here (one table from ``load_data``, many batches
+    streamed), so their files are the same bytes for the same rows.
+    """
+    rows = 0
+    with HashingWriter(path) as sink:
+        writer = ReadyWriter(sink)
+        try:
+            for part in parts:
+                writer.write(part)
+                rows += part.num_rows
+        finally:
+            writer.close()
+    return WrittenFile(sink.hexdigest, sink.bytes_written, rows)

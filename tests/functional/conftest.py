@@ -40,8 +40,8 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     would have put its caches into that test's data directory, and every later test would share them."""
     import sys
 
-    lake = sys.modules.get("rlx_tui.sources.lake")
-    home = getattr(lake, "_cache_home", None)  # where import_lakeapi put lakeapi's caches, if it ran
+    imported = sys.modules.get("rlx_tui.sources.lakeapi_home")  # read, never imported, by this guard
+    home = imported.cache_home() if imported is not None else None  # where lakeapi's caches went, if it ran
     if home is not None and home not in _session_home:
         _session_home.append(home)  # report it once
         pytest.fail(f"{item.nodeid} imported lakeapi without asking for the lakeapi_home fixture")

@@ -99,7 +99,8 @@ def time_unit(c: Aggregates, column: str, low_name: str, high_name: str) -> bool
         return False
     if low is None or high is None:
         return True
-    if fitting_unit(low, high, start, end, slack) == "ns":
+    unit = fitting_unit(low, high, start, end, slack)
+    if unit == "ns":
         if stored is not None and stored.unit not in (None, "ns"):
             text = (
                 f"{column} was stored in {UNIT_NAMES[stored.unit]} at the source "
@@ -107,7 +108,6 @@ def time_unit(c: Aggregates, column: str, low_name: str, high_name: str) -> bool
             )
             c.rec.finding("all.time_unit", Severity.WARNING, {column: stored.unit}, "ns", text)
         return True
-    unit = fitting_unit(low, high, start, end, slack)
     c.units[column] = unit
     if unit is not None:
         text = (
