@@ -111,6 +111,9 @@ async def test_dashboard_attaches_steers_and_detaches(
     await until("two partitions ready", lambda: anyio.to_thread.run_sync(lambda: journal_ready(running) >= 2))
     await pause_host(running)  # fixed counts while two dashboards compare them with the journal
     await until("the host to pause", lambda: _is(host_state(running), "paused"))
+    # a pause starts nothing new, but the partitions already in flight still land: wait for them, or
+    # one filed after the journal is read below leaves ready/ a partition ahead of `expected`
+    await until("the partitions in flight", lambda: _no_workers(running))
     app = make_app(settings_for(clean_demo_lake, data_dir))
     second = make_app(settings_for(clean_demo_lake, data_dir))
     try:
