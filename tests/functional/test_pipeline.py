@@ -77,14 +77,21 @@ class FetchProbe:
 
 @dataclass
 class SlowValidator:
-    """The real validator, ``delay`` seconds slower; records each validation."""
+    """The real validator, ``delay`` seconds slower; records each validation.
+
+    With ``release``, each validation also waits until that event is set (at most a minute),
+    so a test can hold the first validation until something has happened, whatever the load.
+    """
 
     delay: float
+    release: threading.Event | None = None
     spans: list[Span] = field(default_factory=list)
 
     def __call__(self, path: Path, key: PartitionKey, **kwargs: Any) -> PartitionReport:
         start = time.monotonic()
         time.sleep(self.delay)
+        if self.release is not None:
+            self.release.wait(timeout=60)
         report = validate_partition(path, key, **kwargs)
         self.spans.append((key.id, start, time.monotonic()))
         return report
@@ -98,10 +105,11 @@ def run_pipeline(
     delay: float,
     on_event: Callable[[Engine, Event], None] | None = None,
     settings: dict[str, object] | None = None,
+    release: threading.Event | None = None,
     **engine_kwargs: object,
 ) -> tuple[RunFinished, list[Event], Engine, FetchProbe, SlowValidator]:
     """One engine run with a fetch probe and a slow validator; ``on_event`` sees each event as it comes."""
-    validator = SlowValidator(delay)
+    validator = SlowValidator(delay, release)
     with open_workspace(demo_settings(lake, data_dir, **(settings or {}))) as ws:
         probe = FetchProbe(ws.source)
         options: dict[str, object] = {"workers": ws.settings.workers, "retry": ws.settings.retry}
@@ -215,21 +223,26 @@ def test_abort_abandons_the_fetch_in_flight_and_keeps_fetched_partitions_for_rec
     clean_demo_lake: DemoLake, data_dir: Path
 ) -> None:
     started: list[str] = []
+    # the first validation is held until the abort, so it is under way when the abort comes
+    # however slowly the machine runs the fetches
+    abort_sent = threading.Event()
 
     def abort_at_third_start(engine: Engine, event: Event) -> None:
         if isinstance(event, PartitionStarted) and event.key.id not in started:
             started.append(event.key.id)
             if len(started) == 3:
                 engine.stop(abort=True)
+                abort_sent.set()
 
-    clean_demo_lake.set_faults(slow_seconds=0.3)  # the third fetch is still in flight when aborted
+    clean_demo_lake.set_faults(slow_seconds=0.5)  # the third fetch is still in flight when aborted
     finished, events, _, _, validator = run_pipeline(
         clean_demo_lake,
         data_dir,
         request_for(3),
-        delay=1.5,
+        delay=0.0,
         on_event=abort_at_third_start,
         settings={"workers": 1},
+        release=abort_sent,
     )
     assert finished.stopped and finished.fatal is None
     first, second, third = started
