@@ -32,12 +32,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from tests.functional.waiting import wait_measured
 
 ROOT = Path(__file__).resolve().parents[2]
 # Imported once in the server: libraries that read no per-process state when imported.
@@ -195,16 +196,10 @@ def _fresh(
 ) -> tuple[int, int, float]:
     argv = [sys.executable, "-m", module, *args]
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err)
-    killer = threading.Timer(timeout, proc.kill)
-    killer.start()
-    try:
-        _, status, usage = os.wait4(proc.pid, 0)
-    finally:
-        killer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if killer.finished.is_set() and proc.returncode == -signal.SIGKILL:
+    code, usage, timed_out = wait_measured(proc, timeout)
+    if timed_out:
         raise subprocess.TimeoutExpired(argv, timeout)
-    return proc.returncode, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+    return code, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 def _forked(

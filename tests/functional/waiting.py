@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import threading
 import time
 from collections.abc import Callable
 
@@ -25,3 +28,19 @@ def wait_for_exit(pid: int, timeout: float, what: str) -> int:
             return status
         time.sleep(0.05)
     raise AssertionError(f"{what} did not exit within {timeout:.0f} s")
+
+
+def wait_measured(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, os.struct_rusage, bool]:
+    """Reap ``proc`` with ``wait4`` (its own resource usage, peak RSS included), killing it after ``timeout``.
+
+    Returns its exit code (negative for a signal), its resource usage, and whether the timeout killed it.
+    """
+    killer = threading.Timer(timeout, proc.kill)
+    killer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        killer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    timed_out = killer.finished.is_set() and proc.returncode == -signal.SIGKILL
+    return proc.returncode, usage, timed_out

@@ -14,7 +14,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from rlx_tui.partitions import PartitionKey, Request
 from rlx_tui.schemas import to_canonical
 from rlx_tui.sources.demo.synth import generate
 from rlx_tui.staging import DATA_FILE, PartitionManifest, SourceInfo, StagingStore, Zone, utc_now_iso
+from tests.functional.waiting import wait_measured
 
 FAKE_KEY_ID = "AKIAHOSTILEFAKE00001"
 FAKE_SECRET = "hostile-FAKE-secret-do-not-print-8c1f"  # recognisable: must never appear anywhere
@@ -220,13 +220,7 @@ def run_argv(argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float)
     started = time.monotonic()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        killer = threading.Timer(timeout, proc.kill)
-        killer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            killer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        _, usage, _ = wait_measured(proc, timeout)
         out.seek(0)
         err.seek(0)
         return Result(
