@@ -1,6 +1,7 @@
 """Engine overhead and worker scaling, measured as a user runs it (not a test).
 
     .venv/bin/python bench/engine_overhead.py [--days 6] [--size medium] [--repeat 3] [--latency 0.5]
+        [--baseline DIR]
 
 One demo lake (trades + book, BTC-USDT and ETH-USDT, ``--days`` days: 24
 partitions by default) serves every run. Each run is a whole, fresh process
@@ -14,11 +15,17 @@ Within a row the three alternate, in a rotating order, ``--repeat`` times;
 medians are reported with ratios computed within this one script (the
 machine is shared and noisy). Per stage, busy and idle time of each slot come
 from the engine itself (``RunFinished.stages`` in ``--json`` output).
+
+``--baseline DIR``: another checkout's ``rlx_tui`` (e.g. ``git archive main rlx_tui | tar -x -C DIR``)
+runs interleaved with this one, as ``base --workers 1`` and ``base --workers 2``, for a before/after
+in the same conditions; both trees then run as ``python -m rlx_tui.cli`` with ``PYTHONPATH`` set to
+their own root (and this venv's packages), so they start the same way.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime as dt
 import json
 import os
@@ -57,6 +64,15 @@ class Run:
     seconds: float
     cpu_seconds: float
     stages: dict[str, Any] = field(default_factory=dict)
+    process_cpu: float = 0.0  # the process alone (children's CPU), without the server's
+
+
+@dataclass(frozen=True)
+class Engine:
+    """How to start one tree's ``rlx-tui``: the command's first words and the PYTHONPATH it needs."""
+
+    argv: tuple[str, ...]
+    pythonpath: str | None = None
 
 
 def server_cpu(pid: int | None) -> float:
@@ -74,24 +90,29 @@ def children_cpu() -> float:
     return usage.children_user + usage.children_system
 
 
-def timed(command: list[str], cwd: Path, server_pid: int | None) -> tuple[Run, str]:
+def timed(
+    command: list[str], cwd: Path, server_pid: int | None, pythonpath: str | None = None
+) -> tuple[Run, str]:
     """Run ``command`` to its end; its wall time, CPU time (with the server's) and stdout."""
-    cpu_before = server_cpu(server_pid) + children_cpu()
+    server_before, children_before = server_cpu(server_pid), children_cpu()
     started = time.perf_counter()
     process = subprocess.Popen(
-        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env()
+        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(pythonpath)
     )
     stdout, stderr = process.communicate()
     seconds = time.perf_counter() - started
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{stderr[-2000:]}")
-    return Run(seconds, server_cpu(server_pid) + children_cpu() - cpu_before), stdout
+    own = children_cpu() - children_before
+    return Run(seconds, server_cpu(server_pid) - server_before + own, process_cpu=own), stdout
 
 
-def child_env() -> dict[str, str]:
+def child_env(pythonpath: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("RLX_DATA_DIR", None)
     env["TQDM_DISABLE"] = "1"
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
     return env
 
 
@@ -113,10 +134,17 @@ def run_bare(endpoint: str, work: Path, start: dt.date, end: dt.date, server_pid
 
 
 def run_download(
-    endpoint: str, work: Path, start: dt.date, end: dt.date, workers: int, server_pid: int | None, count: int
+    engine: Engine,
+    endpoint: str,
+    work: Path,
+    start: dt.date,
+    end: dt.date,
+    workers: int,
+    server_pid: int | None,
+    count: int,
 ) -> Run:
     command = [
-        str(BIN / "rlx-tui"),
+        *engine.argv,
         "download",
         "--source",
         "demo",
@@ -138,7 +166,7 @@ def run_download(
         end.isoformat(),
         "--json",
     ]
-    run, stdout = timed(command, work, server_pid)
+    run, stdout = timed(command, work, server_pid, engine.pythonpath)
     finished = [json.loads(line) for line in stdout.splitlines() if '"RunFinished"' in line]
     if not finished or finished[-1]["counts"] != {"ready": count}:
         raise SystemExit(f"rlx-tui download did not end with {count} ready: {finished}")
@@ -179,8 +207,22 @@ def main() -> int:
     parser.add_argument(
         "--no-compile", action="store_true", help="do not compile rlx_tui (bytecode already written stays)"
     )
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout's root (holding rlx_tui/) to run alongside"
+    )
     args = parser.parse_args()
     print(ensure_bytecode(not args.no_compile), flush=True)
+    engines = {"": Engine((str(BIN / "rlx-tui"),))}
+    labels: tuple[str, ...] = LABELS
+    if args.baseline is not None:
+        base = args.baseline.resolve()
+        if not (base / "rlx_tui").is_dir():
+            parser.error(f"--baseline {base}: no rlx_tui/ there")
+        if not args.no_compile:
+            compileall.compile_dir(base / "rlx_tui", quiet=1)
+        module = (sys.executable, "-m", "rlx_tui.cli")
+        engines = {"": Engine(module, str(ROOT)), "base ": Engine(module, str(base))}
+        labels = (*LABELS, "base --workers 1", "base --workers 2")
 
     from rlx_tui.sources.demo.lake import DemoLake, DemoLakeConfig
 
@@ -204,19 +246,27 @@ def main() -> int:
         with DemoLake(config) as lake:
             for row in rows:
                 lake.set_faults(slow_seconds=args.latency if row == "latency" else 0.0)
-                runs: dict[str, list[Run]] = {label: [] for label in LABELS}
+                runs: dict[str, list[Run]] = {label: [] for label in labels}
                 for round_ in range(args.repeat):
-                    order = LABELS[round_ % 3 :] + LABELS[: round_ % 3]
+                    turn = round_ % len(labels)
+                    order = labels[turn:] + labels[:turn]
                     for label in order:
-                        work = work_root / f"{row}-{round_}-{label.strip('-').replace(' ', '')}"
+                        work = work_root / f"{row}-{round_}-{label.replace('-', '').replace(' ', '')}"
                         work.mkdir()
                         if label == "bare loop":
                             run = run_bare(lake.endpoint_url, work, start, end, lake.pid)
                         else:
                             workers = int(label[-1])
-                            run = run_download(lake.endpoint_url, work, start, end, workers, lake.pid, count)
+                            engine = engines["base " if label.startswith("base ") else ""]
+                            run = run_download(
+                                engine, lake.endpoint_url, work, start, end, workers, lake.pid, count
+                            )
                         runs[label].append(run)
-                        print(f"  {row:<7} round {round_ + 1} {label:<11} {run.seconds:6.2f} s", flush=True)
+                        print(
+                            f"  {row:<7} round {round_ + 1} {label:<16} {run.seconds:6.2f} s wall, "
+                            f"{run.process_cpu:5.2f} s CPU (process), load {os.getloadavg()[0]:.2f}",
+                            flush=True,
+                        )
                         shutil.rmtree(work, ignore_errors=True)
                 results[row] = runs
     finally:
@@ -243,12 +293,28 @@ def main() -> int:
         speedup = med["--workers 1"] / med["--workers 2"]
         print(f"{row}: 1 worker / bare = {ratio:.3f}{verdict(row, 'ratio', ratio)}")
         print(f"{row}: speed-up of 2 workers = {speedup:.3f}x{verdict(row, 'speedup', speedup)}")
-        for label in LABELS:
+        if "base --workers 1" in runs:
+            base_med = {
+                label: statistics.median(r.seconds for r in runs[f"base {label}"]) for label in LABELS[1:]
+            }
+            base_ratio = base_med["--workers 1"] / med["bare loop"]
+            base_speedup = base_med["--workers 1"] / base_med["--workers 2"]
+            print(
+                f"{row}: baseline: --workers 1 {base_med['--workers 1']:.2f} s, --workers 2 "
+                f"{base_med['--workers 2']:.2f} s; 1 worker / bare = {base_ratio:.3f}, "
+                f"speed-up of 2 workers = {base_speedup:.3f}x"
+            )
+        for label in labels:
             values = ", ".join(f"{r.seconds:.2f}" for r in runs[label])
             cpu = statistics.median(r.cpu_seconds / r.seconds for r in runs[label])
-            print(f"  {label:<11} runs {values} s; CPU busy {cpu:.2f} cores (process + demo lake server)")
-        for label in LABELS[1:]:
-            print(f"  {label:<11} {median_stages(runs[label])}")
+            own = statistics.median(r.process_cpu for r in runs[label])
+            print(
+                f"  {label:<16} runs {values} s; process CPU {own:.2f} s; "
+                f"CPU busy {cpu:.2f} cores (process + demo lake server)"
+            )
+        for label in labels:
+            if label != "bare loop":
+                print(f"  {label:<16} {median_stages(runs[label])}")
     return 0
 
 

@@ -161,3 +161,22 @@ def build_plan(
         skipped_keys=listing.skipped_keys,
         rate_bytes_per_s=rate,
     )
+
+
+def fetch_order(
+    keys: list[PartitionKey], expected: dict[PartitionKey, int], workers: int
+) -> list[PartitionKey]:
+    """``keys`` in plan order, except the last ``2 * workers`` of them: those go largest first.
+
+    The run ends when the last fetch and its validation end. Fetched in plan order, a day
+    ending on its largest tables leaves one transfer slot idle while the other fetches a
+    large partition, then validates it; the largest of the last few first (longest
+    processing time first) makes the slots finish closer together, on small partitions
+    that validate quickly. The rest keeps plan order (days in order), so a run stopped
+    half-way has whole leading days.
+    """
+    window = min(len(keys), 2 * max(workers, 1))
+    if window < 2:
+        return list(keys)
+    head, tail = keys[: len(keys) - window], keys[len(keys) - window :]
+    return head + sorted(tail, key=lambda k: expected.get(k, 0), reverse=True)  # stable: ties keep order

@@ -34,7 +34,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 from rlx_tui.engine.busy import TRANSFER, VALIDATION, StageClock, describe_stages
 from rlx_tui.engine.filing import Validator
 from rlx_tui.engine.handoff import DEFAULT_MAX_BYTES, Fetched, Handoff
-from rlx_tui.engine.plan import Plan, PlanError, build_plan
+from rlx_tui.engine.plan import Plan, PlanError, build_plan, fetch_order
 from rlx_tui.engine.policy import (
     DISK_MARGIN,
     RunRefused,
@@ -308,7 +308,7 @@ class Engine(PartitionStages):
         self._states = {p.key: p.state for p in plan.items}
         await self._emit(self._plan_event(plan))
         await anyio.to_thread.run_sync(self.check_disk, plan)
-        queue = list(plan.to_fetch)
+        queue = fetch_order(plan.to_fetch, {p.key: p.expected_bytes for p in plan.items}, self.workers)
         logger.info(
             "plan: {} partitions, {} to fetch ({:,} bytes expected), {} ready, {} missing at source",
             len(plan.items),

@@ -30,6 +30,7 @@ from rlx_tui.time_units import ColumnTimes, TimePlan, fitting_unit
 READY_COMPRESSION: Final = "snappy"
 READY_CELLS_PER_GROUP = 524_288  # rows x columns per row group (65,536 delta rows): ~4 MB buffered
 SEQUENCE = "sequence_number"
+WRITE_BUFFER_BYTES = 1 << 20  # what the ready writer hands its hashing sink at a time
 
 
 def row_group_rows(num_columns: int) -> int:
@@ -298,11 +299,18 @@ def write_ready_file(path: Path, parts: Iterable[pa.Table]) -> WrittenFile:
     """
     rows = 0
     with HashingWriter(path) as sink:
-        writer = ReadyWriter(sink)
+        # Buffered on the C++ side: the hashing sink sees a few 1 MB writes instead of one small
+        # write per page (1,700 for a medium book day, each a call into Python holding the GIL)
+        raw = pa.PythonFile(sink, mode="w")  # type: ignore[arg-type]  # a file object, not an IOBase
+        buffered = pa.BufferedOutputStream(raw, buffer_size=WRITE_BUFFER_BYTES)
+        writer = ReadyWriter(buffered)
         try:
             for part in parts:
                 writer.write(part)
                 rows += part.num_rows
         finally:
-            writer.close()
+            try:
+                writer.close()
+            finally:  # what is left goes into the sink, which it closes (flushed, fsynced)
+                buffered.close()
     return WrittenFile(sink.hexdigest, sink.bytes_written, rows)
