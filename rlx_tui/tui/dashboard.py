@@ -5,13 +5,14 @@ The screen draws itself from the shared :class:`~.state.DashboardState` on its o
 same tick, when events said the store changed, it scans the store's zones again in a
 thread worker of its own. It also reads one partition's sidecar for the drill-down.
 
-Four timers, out of phase, so that no frame does all the drawing at once: the banner and
-progress on the tick, the queued log lines once a second a quarter tick later, the right
-column (zones, certificate) half a tick later, and the inventory three quarters of a tick
-later. Textual repaints the bounding box of a frame's changes, so a frame that changed
-several panels repainted most of the screen; during a run the event loop also shares the
-GIL with the fetch and validation threads, which stretches a frame of a few milliseconds
-of CPU to several times that, so each frame is kept small (``bench/tui_lag.py``).
+Three timers, out of phase, so that no frame does all the drawing at once: the left
+column (progress, inventory) on the tick, the right column (zones, certificate) half a
+tick later, and the queued log lines once a second, a quarter tick after a redraw (a log
+write relayouts the screen). Textual repaints the bounding box of a frame's changes, so a
+frame that changed both columns and the log repainted almost the whole screen; it was the
+longest pause of the event loop during a run. (Giving the inventory a frame of its own was
+measured too: each extra frame costs Textual's fixed overhead, +17 % loop CPU in a replayed
+run, for no fewer long frames.)
 The certify panel certifies by itself (:mod:`.certify`).
 """
 
@@ -84,7 +85,6 @@ class DashboardScreen(Screen[None]):
         self.redraws = 0  # instrumentation (benchmark): redraws done
         self.drawn_version = -1
         self.side_version = -1  # the state drawn in the right column
-        self.inventory_version = -1  # the state drawn in the inventory
         self.drawn_phase = ""
         self.draw_failed = False
         self.zones_dirty = True  # the store's zones are worth scanning again
@@ -119,14 +119,10 @@ class DashboardScreen(Screen[None]):
         self.set_interval(tick, self.tick, name="redraw")
         self.set_timer(tick / 2, self._start_side_timer, name="side-offset")
         self.set_timer(tick / 4, self._start_log_timer, name="log-offset")
-        self.set_timer(tick * 3 / 4, self._start_inventory_timer, name="inventory-offset")
         self._poll_store(asyncio.get_running_loop().time())  # zones at once, not a tick later
 
     def _start_side_timer(self) -> None:
         self.set_interval(self.context.options.tick_seconds, self.side_tick, name="redraw-side")
-
-    def _start_inventory_timer(self) -> None:
-        self.set_interval(self.context.options.tick_seconds, self.inventory_tick, name="redraw-inventory")
 
     def _start_log_timer(self) -> None:
         self.set_interval(LOG_FLUSH_SECONDS, self._log_tick, name="log")
@@ -158,13 +154,12 @@ class DashboardScreen(Screen[None]):
     # -- drawing from the state, on this screen's timer ---------------------------------------
     def invalidate(self) -> None:
         """Redraw everything on the next tick."""
-        self.drawn_version = self.side_version = self.inventory_version = -1
+        self.drawn_version = self.side_version = -1
 
     def refresh_now(self) -> None:
-        """Redraw immediately, every panel (tests, snapshots, a stop in progress)."""
+        """Redraw immediately, both columns (tests, snapshots, a stop in progress)."""
         self.invalidate()
         self.tick()
-        self.inventory_tick()
         self.side_tick()
 
     def add_log_line(self, line: str) -> None:
@@ -176,13 +171,9 @@ class DashboardScreen(Screen[None]):
         self.zones_dirty = True
 
     def tick(self) -> None:
-        """Redraw the banner and the progress from the state (a few times a second at most), poll
+        """Redraw the banner and the left column from the state (a few times a second at most), poll
         the store."""
         self._guarded(self._redraw)
-
-    def inventory_tick(self) -> None:
-        """Redraw the inventory from the state, three quarters of a tick after :meth:`tick`."""
-        self._guarded(self._redraw_inventory)
 
     def side_tick(self) -> None:
         """Redraw the right column (zones, certificate) from the state, half a tick after :meth:`tick`."""
@@ -210,13 +201,6 @@ class DashboardScreen(Screen[None]):
             self.app.refresh_bindings()  # what applies (start, pause, certify…) follows the phase
         if self.ready:
             self._poll_store(asyncio.get_running_loop().time())
-
-    def _redraw_inventory(self) -> None:
-        state = self.context.state
-        if self.ready and state.version != self.inventory_version:
-            self.inventory_version = state.version
-            with self.app.batch_update():
-                self.query_one(InventoryPanel).refresh_from(state)
 
     def _redraw_side(self) -> None:
         state = self.context.state
@@ -291,12 +275,13 @@ class DashboardScreen(Screen[None]):
             self.app.notify(f"{message.task.value}: {text}", severity="error", timeout=10)
 
     def _refresh_left(self, state: DashboardState) -> None:
-        """The banner and progress from the state (the inventory has a frame of its own)."""
+        """The banner, progress and inventory from the state (the inventory only touches changed cells)."""
         banner = self.query_one("#banner", Line)
         banner.show(state.error or "")
         if banner.has_class("-shown") != bool(state.error):
             banner.set_class(bool(state.error), "-shown")
         self.query_one(ProgressPanel).refresh_from(state)
+        self.query_one(InventoryPanel).refresh_from(state)
 
     def _refresh_right(self, state: DashboardState) -> None:
         self.query_one(ZonesPanel).refresh_from(state)
