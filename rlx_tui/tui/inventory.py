@@ -69,6 +69,7 @@ class InventoryPanel(Vertical):
         self._rows: dict[dt.date, int] = {}
         self._columns: dict[Stream, int] = {}
         self._state: DashboardState | None = None
+        self.found_lines: dict[str, Line] = {}
 
     def compose(self) -> ComposeResult:
         yield Line(id="inventory-totals", fixed=True)
@@ -78,6 +79,13 @@ class InventoryPanel(Vertical):
     @property
     def grid(self) -> InventoryGrid:
         return self.query_one("#inventory-table", InventoryGrid)
+
+    def line(self, name: str) -> Line:
+        """The totals or detail line (found once: a query per redraw costs more than the line)."""
+        found = self.found_lines.get(name)
+        if found is None:
+            found = self.found_lines[name] = self.query_one(f"#inventory-{name}", Line)
+        return found
 
     def refresh_from(self, state: DashboardState) -> None:
         """Rebuild after a new plan; otherwise update only the cells of changed partitions."""
@@ -121,7 +129,7 @@ class InventoryPanel(Vertical):
         text = f"{state.total} partitions: " + "  ".join(parts) if state.total else "no partitions planned"
         if state.total:
             text += f"  |  {ready}"
-        self.query_one("#inventory-totals", Line).show(text)
+        self.line("totals").show(text)
 
     def highlighted_key(self) -> PartitionKey | None:
         """The partition under the cursor, if any."""
@@ -134,7 +142,7 @@ class InventoryPanel(Vertical):
 
     def _show_detail(self) -> None:
         key = self.highlighted_key()
-        detail = self.query_one("#inventory-detail", Line)
+        detail = self.line("detail")
         if key is None or self._state is None:
             detail.show("")
             return

@@ -9,9 +9,10 @@ from typing import Any
 from textual.app import App, ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Log, Static
+from textual.widgets import Static
 
 from rlx_tui.logs import logger
+from rlx_tui.tui.logview import LogView
 
 MAX_LINES = 5_000
 LOG_FORMAT = "{time:HH:mm:ss} {level: <7} {message}"
@@ -47,13 +48,14 @@ def remove_log_sink(sink_id: int | None, remove: Callable[[int], None] = logger.
 
 
 class LogPanel(Vertical):
-    """A bounded log view (``max_lines``), toggled with a key."""
+    """A bounded log view (``max_lines``), toggled with a key (:mod:`.logview`: a write repaints, it does
+    not lay the screen out again)."""
 
     def compose(self) -> ComposeResult:
         yield Static("Log (l hides)", id="log-title")
-        yield Log(max_lines=MAX_LINES, id="log", auto_scroll=True)
+        yield LogView(MAX_LINES, id="log")
 
     def write_lines(self, lines: Iterable[str]) -> None:
         batch = list(lines)
         if batch:
-            self.query_one("#log", Log).write_lines(batch)
+            self.query_one("#log", LogView).write_lines(batch)

@@ -31,6 +31,7 @@ class ProgressPanel(Vertical):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.worker_count = workers
         self._state: DashboardState | None = None
+        self.line_widgets: dict[str, Line] = {}  # by id, found once (a query per redraw costs more)
 
     def compose(self) -> ComposeResult:
         yield Line(id="progress-status", fixed=True)
@@ -41,6 +42,9 @@ class ProgressPanel(Vertical):
         workers.styles.height = self.worker_count
         yield workers
 
+    def on_mount(self) -> None:
+        self.line_widgets = {line.id or "": line for line in self.query(Line)}
+
     def on_resize(self) -> None:
         if self._state is not None:
             self.refresh_from(self._state)
@@ -48,26 +52,25 @@ class ProgressPanel(Vertical):
     def refresh_from(self, state: DashboardState) -> None:
         self._state = state
         width = max(self.content_size.width, 40)
-        self.query_one("#progress-status", Line).show(self._status(state))
+        lines = self.line_widgets or {line.id or "": line for line in self.query(Line)}
+        lines["progress-status"].show(self._status(state))
         done, total = state.done, state.total
         counter = f" {done}/{total}"
         pct = f" {done / total:4.0%}" if total else ""
         bar_width = max(width - LABEL_WIDTH - len(counter) - len(pct) - 1, 8)
         fraction = done / total if total else 0.0
-        self.query_one("#progress-partitions", Line).show(
+        lines["progress-partitions"].show(
             f"{'Partitions':<{LABEL_WIDTH}}{bar(fraction, bar_width)}{counter}{pct}"
         )
         expected = state.fetched_bytes + state.remaining_expected_bytes
         byte_fraction = state.fetched_bytes / expected if expected else (1.0 if state.done else 0.0)
         amounts = f" {human_bytes(state.fetched_bytes)} / ~{human_bytes(expected)}"
         byte_bar = max(width - LABEL_WIDTH - len(amounts) - 1, 8)
-        self.query_one("#progress-bytes", Line).show(
-            f"{'Bytes':<{LABEL_WIDTH}}{bar(byte_fraction, byte_bar)}{amounts}"
-        )
+        lines["progress-bytes"].show(f"{'Bytes':<{LABEL_WIDTH}}{bar(byte_fraction, byte_bar)}{amounts}")
         rates = f"{human_bytes(state.bytes_per_s)}/s  {state.rows_per_s:,.0f} rows/s  "
         spark = sparkline(state.history, max(width - LABEL_WIDTH - len(rates) - 1, 4))
-        self.query_one("#progress-rate", Line).show(f"{'Throughput':<{LABEL_WIDTH}}{rates}{spark}")
-        self.query_one("#progress-workers", Line).show(self._workers(state, width))
+        lines["progress-rate"].show(f"{'Throughput':<{LABEL_WIDTH}}{rates}{spark}")
+        lines["progress-workers"].show(self._workers(state, width))
 
     @staticmethod
     def _status(state: DashboardState) -> Text:

@@ -21,7 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Static
+from textual.widgets import Button, Header, Input, Static
 
 from rlx_tui.partitions import KNOWN_TABLES, Request
 from rlx_tui.service import DEFAULT_EXCHANGES, DEFAULT_SYMBOLS, Discovery, Workspace, latest_complete_day
@@ -46,6 +46,7 @@ from rlx_tui.tui.source_tasks import (
     estimate_tagged,
     source_label,
 )
+from rlx_tui.tui.widgets import KeysFooter
 
 __all__ = ["DEFAULT_DAYS", "SelectionScreen", "add_months", "check_range", "parse_day"]
 
@@ -105,7 +106,7 @@ class SelectionScreen(Screen[None]):
         with Horizontal(id="start-row"):
             yield Button("Start (ctrl+s)", id="start-button", variant="success", compact=True, disabled=True)
             yield Static("", id="resume-note", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         for field in self.query(Input):

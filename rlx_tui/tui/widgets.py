@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import RenderableType
 from textual.message import Message
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 
 class PartitionChosen(Message):
@@ -39,3 +39,34 @@ class Line(Static):
             return
         self._shown = marker
         self.update(content, layout=not self.fixed)
+
+
+class KeysFooter(Footer):
+    """Textual's footer, composed again only when the keys it would show changed.
+
+    Textual's ``Footer`` recomposes on every binding refresh (a focus change, a screen
+    switch, each phase change of a run, several for one start): it removes and mounts
+    every key and the screen is laid out again, 30-50 ms of the event loop each time.
+    What it composes depends only on the screen's active bindings (which, enabled or
+    not, with which tooltip) and on whether the command palette's key is shown, so a
+    refresh that changes none of these is skipped.
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.composed_for: object = None
+        self.recomposes = 0  # instrumentation (tests): compositions done
+
+    def shown_keys(self) -> object:
+        """Everything the footer's composition depends on."""
+        active = self.screen.active_bindings.values()
+        bindings = tuple((binding, enabled, tooltip) for _, binding, enabled, tooltip in active)
+        return bindings, self.show_command_palette, self.app.ENABLE_COMMAND_PALETTE
+
+    async def recompose(self) -> None:
+        shown = self.shown_keys()
+        if shown == self.composed_for:
+            return
+        self.composed_for = shown
+        self.recomposes += 1
+        await super().recompose()
