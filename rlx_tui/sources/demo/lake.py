@@ -2,7 +2,9 @@
 
 The server (``rlx_tui.sources.demo.server``) runs in a separate process, on a
 free loopback port, and dies with its parent: it serves until the pipe held
-open on its stdin closes. Everything it serves is SYNTHETIC.
+open on its stdin closes. It answers discovery (``CATALOG``, :meth:`DemoLake.wait_catalog`)
+before its objects are made, and everything once it is ``READY`` (:meth:`DemoLake.wait_ready`).
+Everything it serves is SYNTHETIC.
 """
 
 from __future__ import annotations
