@@ -93,7 +93,9 @@ def open_source(settings: Settings, *, prepare_fetch: bool = True) -> Iterator[L
     With ``demo`` and an explicit endpoint URL, an already running demo lake
     at that URL is used instead of starting one. ``prepare_fetch``: while a
     demo lake starts, import what fetching needs (lakeapi, pyarrow), which a
-    source that is only listed never needs.
+    source that is only listed never needs; without it the source is yielded as
+    soon as the demo lake answers discovery (its objects are still being made, and
+    a request for them waits on the server until they are).
     """
     if _embedded_demo(settings):
         lake = _adopt_or_launch(settings)  # the server imports moto and seeds while this process imports
@@ -105,8 +107,12 @@ def open_source(settings: Settings, *, prepare_fetch: bool = True) -> Iterator[L
         except BaseException:
             lake.stop()
             raise
-        lake.wait_ready()
-        logger.info("demo lake started at {} (synthetic data)", lake.endpoint_url)
+        if prepare_fetch:
+            lake.wait_ready()
+            logger.info("demo lake started at {} (synthetic data)", lake.endpoint_url)
+        else:  # listed first: discovery is answered while the objects are made (the rest waits for them)
+            lake.wait_catalog()
+            logger.info("demo lake listing at {} (synthetic data), seeding its objects", lake.endpoint_url)
         try:
             yield _prepared(
                 LakeSource(

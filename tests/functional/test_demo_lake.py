@@ -119,6 +119,33 @@ def test_listing_shows_exactly_the_seeded_keys(clean_demo_lake: DemoLake) -> Non
     assert all(key.startswith("market-data/cryptofeed/trades/exchange=BINANCE/symbol=") for key in trades)
 
 
+def test_catalog_first_then_every_request_sees_the_whole_lake() -> None:
+    """Discovery is answered as soon as the indexes are put; anything else waits for the seeding,
+    so a request made right after CATALOG never sees a half-seeded lake (a listing short of keys,
+    a 404 for an object not made yet)."""
+    config = DemoLakeConfig()  # the dashboard's lake: ~800 partitions, seconds of seeding
+    lake = DemoLake(config).launch()
+    try:
+        lake.wait_catalog()
+        client = s3_client(lake)
+        tables = client.list_objects_v2(Bucket=BUCKET, Prefix="market-data/cryptofeed/", Delimiter="/")
+        assert {p["Prefix"].split("/")[2] for p in tables["CommonPrefixes"]} == set(config.tables or ())
+        early_index = read_index(client, "trades")
+        last = sorted(config.partition_ids())[-1]
+        assert read_object(client, lake.object_key(last)) == lake.expected_object_bytes(last)
+        assert list_keys(client) == expected_keys(config) - {
+            k for pid in (config.faults.missing if config.faults else ()) for k in _object_keys(config, pid)
+        }
+        lake.wait_ready()
+        assert read_index(client, "trades") == early_index
+    finally:
+        lake.stop()
+
+
+def _object_keys(config: DemoLakeConfig, pid: str) -> set[str]:
+    return {layout.object_key(pid, name) for name in config.object_names(pid)}
+
+
 def test_objects_match_the_generator(clean_demo_lake: DemoLake) -> None:
     client = s3_client(clean_demo_lake)
     payload = read_object(client, clean_demo_lake.object_key(PID))
@@ -459,8 +486,10 @@ def _spawn(config: dict[str, object]) -> Iterator[tuple[subprocess.Popen[bytes],
     )
     try:
         assert proc.stdout is not None
+        catalog = proc.stdout.readline().decode().split()
+        assert catalog[0] == "CATALOG"  # the indexes are put: discovery is answered from here on
         line = proc.stdout.readline().decode().split()
-        assert line[0] == "READY"
+        assert line == ["READY", catalog[1]]
         yield proc, int(line[1])
     finally:
         if proc.poll() is None:

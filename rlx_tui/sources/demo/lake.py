@@ -2,7 +2,9 @@
 
 The server (``rlx_tui.sources.demo.server``) runs in a separate process, on a
 free loopback port, and dies with its parent: it serves until the pipe held
-open on its stdin closes. Everything it serves is SYNTHETIC.
+open on its stdin closes. It answers discovery (``CATALOG``, :meth:`DemoLake.wait_catalog`)
+before its objects are made, and everything once it is ``READY`` (:meth:`DemoLake.wait_ready`).
+Everything it serves is SYNTHETIC.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from rlx_tui.sources.demo.layout import (
     object_bytes,
     object_key,
 )
-from rlx_tui.sources.demo.middleware import CONTROL_TOKEN_HEADER, CONTROL_TOKEN_KEY
+from rlx_tui.sources.demo.middleware import CATALOG_LINE, CONTROL_TOKEN_HEADER, CONTROL_TOKEN_KEY
 from rlx_tui.sources.demo.seed_cache import SEED_DIR_KEY
 
 if TYPE_CHECKING:
@@ -108,6 +110,8 @@ class DemoLake:
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
         self._stderr: IO[bytes] | None = None
         self._port: int | None = None
+        self._ready = False  # READY seen: every object is put
+        self._out = b""  # what the server wrote on stdout and was not read as a line yet
         self._sessions = 0
         self._control_token = ""  # per run; only this process can steer faults
 
@@ -184,25 +188,46 @@ class DemoLake:
         return self
 
     def wait_ready(self, timeout: float = 120.0) -> DemoLake:
-        """Wait for the launched server's READY; raise :class:`DemoLakeError` (server stopped) on failure."""
+        """Wait for the launched server's READY (every object put); raise :class:`DemoLakeError`
+        (server stopped) on failure."""
+        return self._wait("READY", timeout)
+
+    def wait_catalog(self, timeout: float = 120.0) -> DemoLake:
+        """Wait until the launched server answers discovery (its tables' indexes are put).
+
+        The objects may still be being made: the server holds every other request until it
+        is READY, so each answer is the seeded lake's. For a caller that lists first (the
+        dashboard); :meth:`wait_ready` after it returns once the seeding is done.
+        """
+        return self._wait(CATALOG_LINE, timeout)
+
+    def _wait(self, word: str, timeout: float) -> DemoLake:
         if self._proc is None:
             raise DemoLakeError("the demo lake is not launched")
-        if self._port is not None:
+        if self._ready or (word == CATALOG_LINE and self._port is not None):
             return self
         try:
-            self._port = self._await_ready(timeout)
+            deadline = time.monotonic() + timeout
+            while True:
+                found, port = self._next_line(deadline, timeout)
+                if self._port is not None and port != self._port:
+                    raise DemoLakeError(f"the demo lake server changed its port to {port}")
+                self._port = port
+                if found == "READY":
+                    self._ready = True
+                    return self
+                if found == word:
+                    return self
         except BaseException:
             self.stop()
             raise
-        return self
 
-    def _await_ready(self, timeout: float) -> int:
+    def _next_line(self, deadline: float, timeout: float) -> tuple[str, int]:
+        """The server's next line on stdout: (CATALOG or READY, port)."""
         assert self._proc is not None and self._proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        buffer = b""
         with selectors.DefaultSelector() as selector:
             selector.register(self._proc.stdout, selectors.EVENT_READ)
-            while b"\n" not in buffer:
+            while b"\n" not in self._out:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise DemoLakeError(f"demo lake not ready after {timeout:.0f} s{self._stderr_tail()}")
@@ -212,12 +237,13 @@ class DemoLake:
                 if not chunk:
                     code = self._proc.wait(timeout=5)
                     raise DemoLakeError(f"demo lake server exited with status {code}{self._stderr_tail()}")
-                buffer += chunk
-        line = buffer.split(b"\n", 1)[0].decode(errors="replace").strip()
+                self._out += chunk
+        raw, self._out = self._out.split(b"\n", 1)
+        line = raw.decode(errors="replace").strip()
         word, _, port = line.partition(" ")
-        if word != "READY" or not port.isdigit():
+        if word not in ("READY", CATALOG_LINE) or not port.isdigit():
             raise DemoLakeError(f"unexpected line from the demo lake server: {line!r}{self._stderr_tail()}")
-        return int(port)
+        return word, int(port)
 
     def _stderr_tail(self, limit: int = 2000) -> str:
         if self._stderr is None:
@@ -232,6 +258,7 @@ class DemoLake:
     def stop(self) -> None:
         """Close the server's stdin (it exits), escalating to SIGTERM/SIGKILL if needed."""
         proc, self._proc, self._port = self._proc, None, None
+        self._ready, self._out = False, b""
         if proc is not None:
             for stream in (proc.stdin, proc.stdout):
                 if stream is not None:

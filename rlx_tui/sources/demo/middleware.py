@@ -16,6 +16,11 @@ unknown access key, an unsigned request or a bad signature), the login Lambda (o
 Lambda calls and other services: quick 404 JSON), then for object requests on parquet
 keys the transient 503 ``SlowDown`` and the ``slow_seconds`` delay; what is
 left goes to moto.
+
+While the server still seeds (``seeding`` is set), only the catalog is answered: each
+table's index and the delimiter listing of the tables, which are put first and final
+(what discovery reads). Every other request waits until the seeding is done, so no
+answer ever shows a half-seeded lake.
 """
 
 from __future__ import annotations
@@ -28,10 +33,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from rlx_tui.sources.demo.faults import DemoFaults
-from rlx_tui.sources.demo.layout import DEMO_USERNAME, PREFIX, SAMPLE_BUCKET
+from rlx_tui.sources.demo.layout import DEMO_USERNAME, PREFIX, S3_BUCKET, SAMPLE_BUCKET
 from rlx_tui.sources.demo.signing import Credential, parse_credential, signature_matches, split_object_path
 from rlx_tui.sources.demo.stats import Stats
 from rlx_tui.sources.demo.wsgi import (
@@ -48,6 +53,7 @@ from rlx_tui.sources.demo.wsgi import (
 
 CONTROL_PREFIX = "/_rlx_demo/"
 CONTROL_TOKEN_HEADER = "X-Rlx-Demo-Token"
+CATALOG_LINE = "CATALOG"  # the server's first line: the catalog is served; ``READY <port>`` follows
 CONTROL_TOKEN_KEY = "control_token"  # in the startup JSON the parent writes to the server's stdin
 LAMBDA_PREFIX = "/2015-03-31/functions/"
 LOGIN_PATH = "/2015-03-31/functions/lake-login-login/invocations"
@@ -72,7 +78,9 @@ class FaultMiddleware:
         control_token: str,
         read_object: Callable[[str], bytes | None] = lambda _key: None,
         username: str = DEMO_USERNAME,
+        seeded: threading.Event | None = None,
     ) -> None:
+        """``seeded``: set once every object is put (None: already); until then see :meth:`_catalog`."""
         if len(control_token) < 16:
             raise ValueError("the control token must be at least 16 characters")
         self._control_token = control_token.encode()
@@ -90,12 +98,30 @@ class FaultMiddleware:
         self._lock = threading.Lock()  # guards the RNG
         self._control_lock = threading.Lock()  # one control change at a time
         self.stats = Stats()
+        self._seeded = seeded
+
+    @staticmethod
+    def _catalog(environ: Environ) -> bool:
+        """A request answered before the seeding is done: GET of a table's index, or the tables' listing."""
+        if environ.get("REQUEST_METHOD", "GET") != "GET":
+            return False
+        bucket, key = split_object_path(environ.get("PATH_INFO", ""))
+        if bucket != S3_BUCKET:
+            return False
+        if key:
+            table, _, rest = key.removeprefix(f"{PREFIX}/").partition("/")
+            return key.startswith(f"{PREFIX}/") and bool(table) and "/" + rest == INDEX_SUFFIX
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        return query.get("prefix") == [f"{PREFIX}/"] and query.get("delimiter") == ["/"]
 
     @property
     def faults(self) -> DemoFaults:
         return self._faults
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        seeded = self._seeded
+        if seeded is not None and not seeded.is_set() and not self._catalog(environ):
+            seeded.wait()
         path = environ.get("PATH_INFO", "")
         if path.startswith(CONTROL_PREFIX):
             return self._control(environ, start_response, path.removeprefix(CONTROL_PREFIX))

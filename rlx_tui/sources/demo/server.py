@@ -44,7 +44,7 @@ from rlx_tui.sources.demo.layout import (
     truncate,
     zero_row_bytes,
 )
-from rlx_tui.sources.demo.middleware import CONTROL_TOKEN_KEY
+from rlx_tui.sources.demo.middleware import CATALOG_LINE, CONTROL_TOKEN_KEY
 from rlx_tui.sources.demo.seed_cache import (
     SEED_DIR_KEY,
     Put,
@@ -97,18 +97,16 @@ class PrefixIndex:
         backend.delete_object = self.delete_object
 
     def put_object(self, bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> Any:
-        found = self._put_object(bucket_name, key_name, *args, **kwargs)
-        self._forget(bucket_name)
+        with self._lock:  # a listing's view is taken between two puts (they overlap while seeding)
+            found = self._put_object(bucket_name, key_name, *args, **kwargs)
+            self._names.pop(bucket_name, None)
         return found
 
     def delete_object(self, bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> Any:
-        found = self._delete_object(bucket_name, key_name, *args, **kwargs)
-        self._forget(bucket_name)
-        return found
-
-    def _forget(self, bucket_name: str) -> None:
         with self._lock:
+            found = self._delete_object(bucket_name, key_name, *args, **kwargs)
             self._names.pop(bucket_name, None)
+        return found
 
     def list_objects(self, bucket: Any, prefix: str | None, *args: Any, **kwargs: Any) -> Any:
         if not prefix or not hasattr(bucket, "keys"):
@@ -196,9 +194,13 @@ class LakeStore:
         *,
         seeded: list[Put] | None = None,
         record: bool = False,
+        listable: Callable[[], None] = lambda: None,
     ) -> tuple[int, list[Put] | None]:
-        """Put every partition and the indexes; return the objects put and (``record``) every put.
+        """Put the indexes, call ``listable``, then put every partition; return the objects put
+        and (``record``) every put.
 
+        The indexes come first: they depend only on the keys the configuration defines,
+        so a discovery can be answered while the objects are still being made.
         ``seeded``: the verified puts of a seed cache (see :func:`read_seed`), put as
         they are instead of generating. Otherwise objects are generated and encoded on
         two threads (numpy and parquet encoding release the GIL), a bounded window
@@ -206,11 +208,26 @@ class LakeStore:
         so the caller can save them as the next start's seed.
         """
         wanted = self._wanted(faults)
-        if seeded is not None:
-            self._put_seed(seeded, wanted)
-            return self._count(), None
-        self._recorded = [] if record else None
+        self._recorded = [] if record and seeded is None else None
         try:
+            with self._lock:
+                indexes = {(S3_BUCKET, index_key(table)) for table in self._config.tables or ()}
+                for pid, state in wanted.items():
+                    self._state[pid] = state
+                    if state != MISSING:
+                        table = pid.split("/", 1)[0]
+                        self._keys[table].update(object_key(pid, n) for n in self._config.object_names(pid))
+                if seeded is not None:
+                    for bucket, key, payload in seeded:
+                        if (bucket, key) in indexes:
+                            self._backend.put_object(bucket, key, payload)
+                else:
+                    for table in self._config.tables or ():
+                        self._write_index(table)
+            listable()
+            if seeded is not None:
+                self._put_seed([put for put in seeded if (put[0], put[1]) not in indexes])
+                return self._count(), None
             self._generate(wanted, should_stop)
             return self._count(), self._recorded
         finally:
@@ -219,16 +236,11 @@ class LakeStore:
     def _count(self) -> int:
         return sum(len(keys) for keys in self._keys.values())
 
-    def _put_seed(self, puts: list[Put], wanted: dict[str, str]) -> None:
+    def _put_seed(self, puts: list[Put]) -> None:
         with self._lock:
             self._create_sample_bucket()
             for bucket, key, payload in puts:
                 self._backend.put_object(bucket, key, payload)
-            for pid, state in wanted.items():
-                self._state[pid] = state
-                if state != MISSING:
-                    table = pid.split("/", 1)[0]
-                    self._keys[table].update(object_key(pid, n) for n in self._config.object_names(pid))
 
     def _create_sample_bucket(self) -> None:
         if self._config.sample_days > 0:
@@ -250,8 +262,6 @@ class LakeStore:
                     if should_stop():
                         raise SeedingStopped("stopped while seeding")
                     self._put(pid, wanted[pid], payloads)
-            for table in self._config.tables or ():
-                self._write_index(table)
             self._seed_sample(should_stop)
 
     def _seed_sample(self, should_stop: Callable[[], bool]) -> None:
@@ -377,6 +387,7 @@ def serve(config: DemoLakeConfig, control_token: str, seed_dir: Path | None = No
     threading.Thread(target=_watch_stdin, args=(stop,), name="stdin-watch", daemon=True).start()
 
     store = LakeStore(config)
+    seeding = threading.Event()  # set once every object is put: until then only the catalog is served
     app = FaultMiddleware(
         DomainDispatcherApplication(create_backend_app),
         faults=config.faults or DemoFaults(),
@@ -387,19 +398,32 @@ def serve(config: DemoLakeConfig, control_token: str, seed_dir: Path | None = No
         control_token=control_token,
         read_object=store.read,
         username=config.username,
+        seeded=seeding,
     )
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, name="demo-lake", daemon=True)
+
+    def listable() -> None:
+        thread.start()
+        print(f"{CATALOG_LINE} {server.server_port}", flush=True)
+
     verified = seeded.result() if seeded is not None else None
     try:
         _, puts = store.seed(
-            config.faults or DemoFaults(), stop.is_set, seeded=verified, record=cache is not None
+            config.faults or DemoFaults(),
+            stop.is_set,
+            seeded=verified,
+            record=cache is not None,
+            listable=listable,
         )
     except SeedingStopped:
+        seeding.set()
+        if thread.is_alive():
+            server.shutdown()
         server.server_close()
         return 0
     del verified
-    thread = threading.Thread(target=server.serve_forever, name="demo-lake", daemon=True)
-    thread.start()
+    seeding.set()
     print(f"READY {server.server_port}", flush=True)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # nothing else may fill the parent's pipe
     saver = None
