@@ -94,8 +94,8 @@ def open_source(settings: Settings, *, prepare_fetch: bool = True) -> Iterator[L
     at that URL is used instead of starting one. ``prepare_fetch``: while a
     demo lake starts, import what fetching needs (lakeapi, pyarrow), which a
     source that is only listed never needs; without it the source is yielded as
-    soon as the demo lake answers discovery (its objects are still being made, and
-    a request for them waits on the server until they are).
+    soon as the demo lake answers discovery (its objects are still being made), and
+    the source waits for them before its first request beyond the catalog.
     """
     if _embedded_demo(settings):
         lake = _adopt_or_launch(settings)  # the server imports moto and seeds while this process imports
@@ -122,6 +122,7 @@ def open_source(settings: Settings, *, prepare_fetch: bool = True) -> Iterator[L
                     endpoint_url=lake.endpoint_url,
                     fetch_mode=settings.fetch_mode,
                     listing_scope=f"demo-lake/{lake.content_digest()}",  # same digest: same objects
+                    until_ready=None if prepare_fetch else lake.wait_ready,  # objects: once they are made
                     **_service_options(settings, lake.endpoint_url),
                 ),
                 settings,

@@ -23,7 +23,7 @@ import hashlib
 import importlib
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -91,9 +91,13 @@ class LakeSource:
         usage_url: str | None = None,
         listing_ttl: float = DEFAULT_TTL_SECONDS,
         listing_scope: str | None = None,
+        until_ready: Callable[[], object] | None = None,
     ) -> None:
         """``listing_scope``: what the cached listings belong to (default: the endpoint); a demo
-        lake names its content digest, so a restart on another port keeps its listings."""
+        lake names its content digest, so a restart on another port keeps its listings.
+        ``until_ready``: called once, before the first request beyond the catalog (a demo lake
+        that answers discovery while it still makes its objects), so no such request waits on
+        the server long enough to time out."""
         self.info = info
         self.bucket = bucket
         self.endpoint_url = endpoint_url
@@ -122,6 +126,8 @@ class LakeSource:
         self._objects = S3Objects(self._s3, bucket.partition("/")[0], self._error)
         self._fetchers: tuple[LoadDataFetch, StreamingFetch] | None = None
         self._fetchers_lock = threading.Lock()
+        self._until_ready = until_ready
+        self._ready_lock = threading.Lock()
 
     # -- helpers ---------------------------------------------------------------------------
     def _clean(self, text: str) -> str:
@@ -135,6 +141,16 @@ class LakeSource:
     def _log_capture(self, capture: Capture, what: str) -> None:
         for line in capture.lines():
             logger.debug("lakeapi ({}): {}", what, self._clean(line.strip())[:500])
+
+    def _await_source(self) -> None:
+        """Wait, once, for a source still being prepared (see ``until_ready``); a failure is a SourceError."""
+        with self._ready_lock:
+            if self._until_ready is not None:
+                try:
+                    self._until_ready()
+                except Exception as exc:
+                    raise self._error(exc, "waiting for the source to be ready") from None
+                self._until_ready = None
 
     def _s3(self) -> Any:
         """One S3 client for every fetch thread (boto3 clients are thread-safe; creating one is not cheap)."""
@@ -192,6 +208,7 @@ class LakeSource:
 
     def transfer_methods(self, tables: Iterable[str]) -> dict[str, str]:
         """How the service wants each table downloaded in this run; raises SourceError(UPGRADE) if refused."""
+        self._await_source()
         return {table: self.logins.method(table).value for table in tables}
 
     def usage(self) -> Usage:
@@ -201,6 +218,7 @@ class LakeSource:
         now = time.monotonic()
         if self._usage is not None and now - self._usage[0] < USAGE_TTL_SECONDS:
             return self._usage[1]
+        self._await_source()
         user = self.logins.answer("trades").user_name  # lakeapi's used_data logs in for 'trades'
         if user is None:
             raise UsageUnavailable("the login did not name a user")
@@ -268,6 +286,7 @@ class LakeSource:
         objects: dict[PartitionKey, list[ObjectRef]] = {}
         skipped: list[str] = []
         fresh = False
+        self._await_source()
         try:
             for table, exchange, symbol in streams:
                 listed = self.lister.stream(table, exchange, symbol, start, end)
@@ -295,6 +314,7 @@ class LakeSource:
         attempt lists the day again: objects are replaced in place at the source,
         so a size, ETag or existence that no longer holds must not be tried again.
         """
+        self._await_source()
         self._tally.bytes, self._tally.streamed = 0, False
         complete = False
         fetch_started()

@@ -12,9 +12,12 @@ import pytest
 
 from rlx_tui.atomic import sha256_file
 from rlx_tui.partitions import PartitionKey
+from rlx_tui.secret import Secret
 from rlx_tui.service import open_workspace
+from rlx_tui.settings import Credentials
 from rlx_tui.sources.base import ErrorKind, SourceError
 from rlx_tui.sources.demo.lake import DemoLake
+from rlx_tui.sources.factory import source_info
 from rlx_tui.sources.lake import LakeSource
 from tests.conftest import demo_settings
 
@@ -127,3 +130,57 @@ def test_a_day_of_several_objects_is_one_partition(tmp_path: Path, lakeapi_home:
             for mode in ("load", "stream"):
                 result = fetch(source, key, tmp_path / mode, mode=mode)
                 assert result.rows == 2_000, mode
+
+
+def test_a_source_still_being_prepared_is_awaited_once_before_its_first_request_beyond_the_catalog(
+    clean_demo_lake: DemoLake, data_dir: Path
+) -> None:
+    # the dashboard lists a demo lake while it still makes its objects: the source must wait for
+    # them before anything else, or a request could wait on the server past the client's timeout
+    settings = demo_settings(clean_demo_lake, data_dir)
+    waits: list[float] = []
+    source = LakeSource(
+        source_info(settings, clean_demo_lake.endpoint_url),
+        data_dir=data_dir,
+        credentials=Credentials(clean_demo_lake.config.access_key, Secret(clean_demo_lake.config.secret_key)),
+        endpoint_url=clean_demo_lake.endpoint_url,
+        cloudfront_url=clean_demo_lake.endpoint_url,  # the demo lake serves these itself
+        usage_url=clean_demo_lake.endpoint_url,
+        until_ready=lambda: waits.append(1.0),
+    )
+    try:
+        assert source.catalog().streams and source.tables()
+        assert waits == []  # discovery is what the lake answers early
+        listing = source.list_partitions(["trades"], DAY, DAY, ["BTC-USDT"], ["BINANCE"])
+        assert waits == [1.0]
+        key = PartitionKey("trades", "BINANCE", "BTC-USDT", DAY)
+        dest = data_dir / "fetched"
+        dest.mkdir()
+        assert source.fetch(key, listing.objects[key], dest, threading.Event()).rows > 0
+        assert waits == [1.0]  # once
+    finally:
+        source.close()
+
+
+def test_a_source_that_never_gets_ready_fails_its_request_with_one_line(
+    clean_demo_lake: DemoLake, data_dir: Path
+) -> None:
+    settings = demo_settings(clean_demo_lake, data_dir)
+
+    def never_ready() -> None:
+        raise TimeoutError("demo lake not ready after 120 s")
+
+    source = LakeSource(
+        source_info(settings, clean_demo_lake.endpoint_url),
+        data_dir=data_dir,
+        credentials=Credentials(clean_demo_lake.config.access_key, Secret(clean_demo_lake.config.secret_key)),
+        endpoint_url=clean_demo_lake.endpoint_url,
+        until_ready=never_ready,
+    )
+    try:
+        with pytest.raises(SourceError) as info:
+            source.list_partitions(["trades"], DAY, DAY, ["BTC-USDT"], ["BINANCE"])
+        assert "waiting for the source to be ready" in info.value.cause
+        assert "\n" not in str(info.value)
+    finally:
+        source.close()
