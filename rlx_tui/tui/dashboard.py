@@ -8,7 +8,8 @@ thread worker of its own. It also reads one partition's sidecar for the drill-do
 Three timers, out of phase, so that no frame does all the drawing at once: the left
 column (progress, inventory) on the tick, the right column (zones, certificate) half a
 tick later, and the queued log lines once a second, a quarter tick after a redraw (a log
-write relayouts the screen). Textual repaints the bounding box of a frame's changes, so a
+write repaints the new lines, :mod:`.logview`; batched, that is one frame a second).
+Textual repaints the bounding box of a frame's changes, so a
 frame that changed both columns and the log repainted almost the whole screen; it was the
 longest pause of the event loop during a run. (Giving the inventory a frame of its own was
 measured too: each extra frame costs Textual's fixed overhead, +17 % loop CPU in a replayed
@@ -47,7 +48,7 @@ from rlx_tui.tui.state import DashboardState
 from rlx_tui.tui.widgets import KeysFooter, Line
 from rlx_tui.tui.zones import ZonesPanel
 
-LOG_FLUSH_SECONDS = 1.0  # the log widget relayouts on every write: flush it once a second
+LOG_FLUSH_SECONDS = 1.0  # log lines are queued and written in one batch a second (one repaint)
 
 
 class DashboardScreen(Screen[None]):

@@ -20,7 +20,7 @@ from rlx_tui.partitions import PartitionKey
 from rlx_tui.tui.grid import GridColumn, InventoryGrid
 from rlx_tui.tui.state import DashboardState, PartitionView, Stream
 from rlx_tui.tui.text import GLYPHS, STATE_STYLES, compact_bytes, human_bytes
-from rlx_tui.tui.widgets import Line, PartitionChosen
+from rlx_tui.tui.widgets import Line, Lines, PartitionChosen
 
 SHORT_TABLES = {"book_delta_v2": "delta_v2"}
 LEGEND_ORDER = (
@@ -69,7 +69,7 @@ class InventoryPanel(Vertical):
         self._rows: dict[dt.date, int] = {}
         self._columns: dict[Stream, int] = {}
         self._state: DashboardState | None = None
-        self.found_lines: dict[str, Line] = {}
+        self.lines = Lines(self)
 
     def compose(self) -> ComposeResult:
         yield Line(id="inventory-totals", fixed=True)
@@ -79,13 +79,6 @@ class InventoryPanel(Vertical):
     @property
     def grid(self) -> InventoryGrid:
         return self.query_one("#inventory-table", InventoryGrid)
-
-    def line(self, name: str) -> Line:
-        """The totals or detail line (found once: a query per redraw costs more than the line)."""
-        found = self.found_lines.get(name)
-        if found is None:
-            found = self.found_lines[name] = self.query_one(f"#inventory-{name}", Line)
-        return found
 
     def refresh_from(self, state: DashboardState) -> None:
         """Rebuild after a new plan; otherwise update only the cells of changed partitions."""
@@ -129,7 +122,7 @@ class InventoryPanel(Vertical):
         text = f"{state.total} partitions: " + "  ".join(parts) if state.total else "no partitions planned"
         if state.total:
             text += f"  |  {ready}"
-        self.line("totals").show(text)
+        self.lines["inventory-totals"].show(text)
 
     def highlighted_key(self) -> PartitionKey | None:
         """The partition under the cursor, if any."""
@@ -142,7 +135,7 @@ class InventoryPanel(Vertical):
 
     def _show_detail(self) -> None:
         key = self.highlighted_key()
-        detail = self.line("detail")
+        detail = self.lines["inventory-detail"]
         if key is None or self._state is None:
             detail.show("")
             return

@@ -16,7 +16,6 @@ API is used.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import ClassVar
 
@@ -29,13 +28,16 @@ from textual.selection import Selection
 from textual.strip import Strip
 from textual.widget import Widget
 
+from rlx_tui.safety import printable
+
 STRIP_CACHE_SIZE = 1024  # rendered lines kept (a screen shows ~10; scrolling back renders again)
-CONTROL_CODES = re.compile("[\x00-\x14]")  # shown as U+FFFD, as Textual's Log shows them
 
 
-def printable(line: str) -> str:
-    """``line`` as it is drawn: tabs expanded, control codes replaced."""
-    return CONTROL_CODES.sub("\ufffd", line.expandtabs())
+def drawn(line: str) -> str:
+    """``line`` as it is drawn: tabs expanded, every control or format character (ESC, DEL, C1,
+    bidi overrides) shown as an escape, so no logged text moves the cursor or recolours the screen."""
+    expanded = line.expandtabs()
+    return printable(expanded, limit=len(expanded))
 
 
 class LogView(ScrollView, can_focus=True):
@@ -56,7 +58,7 @@ class LogView(ScrollView, can_focus=True):
     def __init__(self, max_lines: int, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.max_lines = max_lines
-        self.log_lines: list[str] = []  # as drawn (see printable)
+        self.log_lines: list[str] = []  # as drawn (see drawn)
         self.first_number = 0  # how many lines were dropped from the top: keys the strip cache
         self.widest = 0
         self.strip_cache: LRUCache[int, Strip] = LRUCache(STRIP_CACHE_SIZE)
@@ -68,7 +70,7 @@ class LogView(ScrollView, can_focus=True):
 
     def write_lines(self, lines: Iterable[str]) -> None:
         """Append ``lines`` (each may hold several, split at line breaks, as ``Log`` splits them)."""
-        new = [printable(part) for line in lines for part in line.splitlines()]
+        new = [drawn(part) for line in lines for part in line.splitlines()]
         if not new:
             return
         at_end = self.is_vertical_scroll_end

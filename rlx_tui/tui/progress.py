@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from rlx_tui.partitions import PartitionKey
 from rlx_tui.tui.state import DashboardState
 from rlx_tui.tui.text import bar, human_bytes, human_seconds, sparkline
-from rlx_tui.tui.widgets import Line
+from rlx_tui.tui.widgets import Line, Lines
 
 PHASE_LABELS = {
     "idle": ("○", "idle", "dim"),
@@ -31,7 +31,7 @@ class ProgressPanel(Vertical):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.worker_count = workers
         self._state: DashboardState | None = None
-        self.line_widgets: dict[str, Line] = {}  # by id, found once (a query per redraw costs more)
+        self.lines = Lines(self)
 
     def compose(self) -> ComposeResult:
         yield Line(id="progress-status", fixed=True)
@@ -42,9 +42,6 @@ class ProgressPanel(Vertical):
         workers.styles.height = self.worker_count
         yield workers
 
-    def on_mount(self) -> None:
-        self.line_widgets = {line.id or "": line for line in self.query(Line)}
-
     def on_resize(self) -> None:
         if self._state is not None:
             self.refresh_from(self._state)
@@ -52,7 +49,7 @@ class ProgressPanel(Vertical):
     def refresh_from(self, state: DashboardState) -> None:
         self._state = state
         width = max(self.content_size.width, 40)
-        lines = self.line_widgets or {line.id or "": line for line in self.query(Line)}
+        lines = self.lines
         lines["progress-status"].show(self._status(state))
         done, total = state.done, state.total
         counter = f" {done}/{total}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import RenderableType
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 
@@ -41,15 +42,30 @@ class Line(Static):
         self.update(content, layout=not self.fixed)
 
 
+class Lines:
+    """A panel's :class:`Line` widgets by id, each found once: a query on every redraw costs more
+    than drawing the line (the panels' lines are composed once and never replaced)."""
+
+    def __init__(self, owner: Widget) -> None:
+        self._owner = owner
+        self._found: dict[str, Line] = {}
+
+    def __getitem__(self, line_id: str) -> Line:
+        found = self._found.get(line_id)
+        if found is None:
+            found = self._found[line_id] = self._owner.query_one(f"#{line_id}", Line)
+        return found
+
+
 class KeysFooter(Footer):
     """Textual's footer, composed again only when the keys it would show changed.
 
     Textual's ``Footer`` recomposes on every binding refresh (a focus change, a screen
     switch, each phase change of a run, several for one start): it removes and mounts
     every key and the screen is laid out again, 30-50 ms of the event loop each time.
-    What it composes depends only on the screen's active bindings (which, enabled or
-    not, with which tooltip) and on whether the command palette's key is shown, so a
-    refresh that changes none of these is skipped.
+    What it composes depends only on the screen's active bindings (which, how each key
+    is displayed, enabled or not, with which tooltip) and on whether the command
+    palette's key is shown, so a refresh that changes none of these is skipped.
     """
 
     def __init__(self, **kwargs: object) -> None:
@@ -60,7 +76,8 @@ class KeysFooter(Footer):
     def shown_keys(self) -> object:
         """Everything the footer's composition depends on."""
         active = self.screen.active_bindings.values()
-        bindings = tuple((binding, enabled, tooltip) for _, binding, enabled, tooltip in active)
+        display = self.app.get_key_display
+        bindings = tuple((b, display(b), enabled, tooltip) for _, b, enabled, tooltip in active)
         return bindings, self.show_command_palette, self.app.ENABLE_COMMAND_PALETTE
 
     async def recompose(self) -> None:

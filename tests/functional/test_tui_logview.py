@@ -88,3 +88,16 @@ async def test_the_footer_is_composed_again_only_when_its_keys_change() -> None:
         await wait_for(pilot, lambda: footer.recomposes == composed + 1)
         pause = next(key for key in footer.query("FooterKey") if key.action == "app.pause")
         assert not pause.has_class("-disabled")
+
+
+async def test_logged_control_characters_are_shown_as_escapes_never_sent_to_the_terminal() -> None:
+    # a log line can carry text from the source (an object key, an error message): an escape
+    # sequence in it must not retitle the terminal, clear the screen or recolour it
+    app = OneLog()
+    async with app.run_test(size=(60, 4)) as pilot:
+        log = app.query_one(LogView)
+        log.write_lines(["key \x1b]0;owned\x07 then \x1b[2J, \x9b31m and \u202eevil"])
+        await pilot.pause()
+        drawn = log.render_line(0).text
+        assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c == "\u202e" for c in drawn)
+        assert "\\x1b]0;owned\\x07" in drawn and "\\x1b[2J" in drawn and "\\u202e" in drawn

@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from rlx_tui.sources.demo.faults import DemoFaults
-from rlx_tui.sources.demo.layout import DEMO_USERNAME, PREFIX, S3_BUCKET, SAMPLE_BUCKET
+from rlx_tui.sources.demo.layout import DEMO_USERNAME, PREFIX, S3_BUCKET, SAMPLE_BUCKET, index_key
 from rlx_tui.sources.demo.signing import Credential, parse_credential, signature_matches, split_object_path
 from rlx_tui.sources.demo.stats import Stats
 from rlx_tui.sources.demo.wsgi import (
@@ -109,8 +109,8 @@ class FaultMiddleware:
         if bucket != S3_BUCKET:
             return False
         if key:
-            table, _, rest = key.removeprefix(f"{PREFIX}/").partition("/")
-            return key.startswith(f"{PREFIX}/") and bool(table) and "/" + rest == INDEX_SUFFIX
+            table = key.removeprefix(f"{PREFIX}/").partition("/")[0]
+            return bool(table) and key == index_key(table)
         query = parse_qs(environ.get("QUERY_STRING", ""))
         return query.get("prefix") == [f"{PREFIX}/"] and query.get("delimiter") == ["/"]
 

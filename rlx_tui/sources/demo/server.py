@@ -151,9 +151,14 @@ def sample_ids(config: DemoLakeConfig) -> list[str]:
     return [p for p in config.partition_ids() if PartitionKey.from_id(p).day.toordinal() <= last]
 
 
+def index_keys(config: DemoLakeConfig) -> set[tuple[str, str]]:
+    """(bucket, key) of every table's index: what discovery reads, put before the objects."""
+    return {(S3_BUCKET, index_key(table)) for table in config.tables or ()}
+
+
 def expected_keys(config: DemoLakeConfig, wanted: dict[str, str]) -> set[tuple[str, str]]:
     """(bucket, key) of every object a seeding with ``wanted`` puts: what a seed must hold."""
-    keys = {(S3_BUCKET, index_key(table)) for table in config.tables or ()}
+    keys = index_keys(config)
     for pid, state in wanted.items():
         if state != MISSING:
             keys.update((S3_BUCKET, object_key(pid, n)) for n in config.object_names(pid))
@@ -211,7 +216,7 @@ class LakeStore:
         self._recorded = [] if record and seeded is None else None
         try:
             with self._lock:
-                indexes = {(S3_BUCKET, index_key(table)) for table in self._config.tables or ()}
+                indexes = index_keys(self._config)
                 for pid, state in wanted.items():
                     self._state[pid] = state
                     if state != MISSING:
@@ -387,7 +392,7 @@ def serve(config: DemoLakeConfig, control_token: str, seed_dir: Path | None = No
     threading.Thread(target=_watch_stdin, args=(stop,), name="stdin-watch", daemon=True).start()
 
     store = LakeStore(config)
-    seeding = threading.Event()  # set once every object is put: until then only the catalog is served
+    all_put = threading.Event()  # set once every object is put: until then only the catalog is served
     app = FaultMiddleware(
         DomainDispatcherApplication(create_backend_app),
         faults=config.faults or DemoFaults(),
@@ -398,7 +403,7 @@ def serve(config: DemoLakeConfig, control_token: str, seed_dir: Path | None = No
         control_token=control_token,
         read_object=store.read,
         username=config.username,
-        seeded=seeding,
+        seeded=all_put,
     )
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, name="demo-lake", daemon=True)
@@ -417,13 +422,13 @@ def serve(config: DemoLakeConfig, control_token: str, seed_dir: Path | None = No
             listable=listable,
         )
     except SeedingStopped:
-        seeding.set()
+        all_put.set()
         if thread.is_alive():
             server.shutdown()
         server.server_close()
         return 0
     del verified
-    seeding.set()
+    all_put.set()
     print(f"READY {server.server_port}", flush=True)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # nothing else may fill the parent's pipe
     saver = None
