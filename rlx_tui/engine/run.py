@@ -60,7 +60,7 @@ from rlx_tui.kinds import FatalKind, PartitionState, RunState, Zone
 from rlx_tui.logs import logger
 from rlx_tui.partitions import PartitionKey, Request
 from rlx_tui.settings import RetryPolicy
-from rlx_tui.sources.base import Listing, Source, SourceError, classify
+from rlx_tui.sources.base import Listing, Source, SourceError, classify, prepare_source
 from rlx_tui.staging import PartitionManifest, StagingStore, StoreBusy, free_bytes
 from rlx_tui.units import human_bytes
 from rlx_tui.validation import DEFAULT_THRESHOLDS, Thresholds, validate_partition
@@ -300,6 +300,7 @@ class Engine(PartitionStages):
             plan = await self._plan_with_retry(request)
             await self._emit(self._plan_event(plan))
             return RunFinished(time.monotonic(), counts=self._count(plan.items), stopped=False)
+        await anyio.to_thread.run_sync(prepare_source, self.source, self.workers)  # warm while planning
         removed, refiled = await anyio.to_thread.run_sync(self.recover)
         await self._emit(RecoveryDone(time.monotonic(), temp_removed=removed, revalidated=len(refiled)))
         if retry_quarantined:
