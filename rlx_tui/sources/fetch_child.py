@@ -83,6 +83,7 @@ def _answer(request: tuple[Any, ...], sources: dict[FetchSpec, LakeSource], repl
     _, spec, answer, key, objects, dest_dir = request
     source = _source(spec, sources)
     source.logins.preset(answer)  # the parent's login answer: no second login for this table
+    logger.debug("{}: fetching {} object(s) in fetch process {}", key, len(objects), os.getpid())
     tally = source._tally
     tally.bytes, tally.streamed = 0, False
     fetch_started()
