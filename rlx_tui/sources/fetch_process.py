@@ -79,7 +79,9 @@ class FetchChild:
         self.clean: Callable[[str], str] = lambda text: text  # the current request's redaction
         self.replies: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self.last_used = time.monotonic()
-        env = dict(os.environ, LOGURU_AUTOINIT="False")
+        root = str(Path(__file__).resolve().parents[2])  # this rlx_tui, however this process found it
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+        env = dict(os.environ, LOGURU_AUTOINIT="False", PYTHONPATH=path)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "rlx_tui.sources.fetch_child", str(home), str(IDLE_SECONDS)],
             stdin=subprocess.PIPE,
