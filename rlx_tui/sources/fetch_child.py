@@ -75,7 +75,9 @@ def _source(spec: FetchSpec, sources: dict[FetchSpec, LakeSource]) -> LakeSource
     return found
 
 
-def _answer(request: tuple[Any, ...], sources: dict[FetchSpec, LakeSource], replies: _Replies) -> None:
+def _answer(
+    request: tuple[Any, ...], sources: dict[FetchSpec, LakeSource], replies: _Replies, cancel: threading.Event
+) -> None:
     """Run one fetch request; the reply is ``done`` (result) or ``error`` (kind and cause), with the tally."""
     from rlx_tui.sources.base import Cancelled, ErrorKind, SourceError
     from rlx_tui.sources.clients import fetch_ended, fetch_started
@@ -88,7 +90,7 @@ def _answer(request: tuple[Any, ...], sources: dict[FetchSpec, LakeSource], repl
     tally.bytes, tally.streamed = 0, False
     fetch_started()
     try:
-        result = source._fetch(key, objects, Path(dest_dir), threading.Event())
+        result = source._fetch(key, objects, Path(dest_dir), cancel)
         reply: tuple[Any, ...] = ("done", result)
     except SourceError as error:
         reply = ("error", error.kind.value, error.cause, error.evidence)
@@ -103,8 +105,15 @@ def _answer(request: tuple[Any, ...], sources: dict[FetchSpec, LakeSource], repl
     replies.send((*reply, getattr(tally, "bytes", 0), getattr(tally, "streamed", False)))
 
 
+class _Current:
+    """The cancel event of the request being answered (a ``cancel`` frame sets it)."""
+
+    event = threading.Event()
+
+
 def _read_requests(stream: IO[bytes], requests: queue.Queue[tuple[Any, ...]]) -> None:
-    """Hand every request over; stdin closed means the parent is gone: end the process at once."""
+    """Hand every request over (a ``cancel`` sets the current one's event); stdin closed means the
+    parent is gone: end the process at once."""
     while True:
         try:
             more, message = read_frame(stream)
@@ -112,7 +121,10 @@ def _read_requests(stream: IO[bytes], requests: queue.Queue[tuple[Any, ...]]) ->
             more = False
         if not more:
             os._exit(0)
-        requests.put(message)
+        if message[0] == "cancel":
+            _Current.event.set()
+        else:
+            requests.put(message)
 
 
 def main(argv: list[str]) -> None:
@@ -141,7 +153,8 @@ def main(argv: list[str]) -> None:
                 if os.getppid() != parent or time.monotonic() - last > idle:
                     os._exit(0)
                 continue
-            _answer(request, sources, replies)
+            _Current.event = threading.Event()
+            _answer(request, sources, replies, _Current.event)
             last = time.monotonic()
 
 

@@ -12,13 +12,15 @@ source's :class:`~rlx_tui.sources.fetch_wire.FetchSpec`), never holds more than
 :data:`IDLE_SECONDS`, killed) before a request is sent, without counting it as
 an attempt. A child started in its own session never sees the terminal's
 Ctrl-C and cannot write to the screen; its stderr goes to the debug log
-through the source's redaction. Cancelling kills the child (the slot's next
-fetch starts another); a child that dies mid-fetch is a TRANSIENT failure.
+through the source's redaction. Cancelling asks the child to stop, and kills it after
+a short grace (the slot's next fetch starts another); a child that dies
+mid-fetch is a TRANSIENT failure.
 ``RLX_FETCH_IN_THREAD=1`` fetches in the parent's threads instead (an escape hatch).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib
 import os
@@ -42,6 +44,7 @@ MAX_CHILDREN = 2  # the most transfers Crypto Lake allows at once
 IDLE_SECONDS = 90.0  # a child ends after this long without a request (~200 MB each)
 _SPARE_SECONDS = 10.0  # a child this close to its idle end is replaced, not sent a request
 POLL_SECONDS = 0.05  # how often a waiting fetch thread looks at its cancel event
+CANCEL_GRACE_SECONDS = 0.5  # a cancelled child that has not answered by then is killed
 _SEND_TRIES = 3
 
 
@@ -52,7 +55,8 @@ def in_thread() -> bool:
 
 def prepare_fetching(data_dir: Path, workers: int = 2) -> None:
     """Get the first fetch ready, for a caller with time to spare (waiting for a demo lake to start):
-    start the fetch processes (they import lakeapi and pyarrow), or, fetching in threads, import them."""
+    start the fetch processes (they import lakeapi and pyarrow meanwhile), or, fetching in threads,
+    import them here."""
     if in_thread():
         import_fetching(data_dir)
     else:
@@ -236,13 +240,35 @@ class FetchPool:
         with self._cond:
             return [c.pid for c in self._idle]
 
+    def shutdown(self) -> None:
+        """At exit: close the idle children's stdin (they end at once) and reap them, so their CPU time
+        is counted as this process's children's; one that does not end within a second is killed."""
+        with self._cond:
+            idle, self._idle = self._idle, []
+        for child in idle:
+            if child.proc.stdin is not None:
+                with contextlib.suppress(OSError):
+                    child.proc.stdin.close()
+        for child in idle:
+            try:
+                child.proc.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                child.stop()
+
+    def forget(self) -> None:
+        """In a forked copy of this process: the children are the original's (never used, never killed)."""
+        self._cond = threading.Condition()
+        self._idle, self._busy = [], 0
+
 
 POOL = FetchPool()
+os.register_at_fork(after_in_child=POOL.forget)
+atexit.register(POOL.shutdown)
 
 
 def fetch_in_child(
     request: tuple[Any, ...], cancel: threading.Event, clean: Callable[[str], str]
-) -> tuple[FetchResult | SourceError, int, bool]:
+) -> tuple[FetchResult | SourceError | Cancelled, int, bool]:
     """A fetch request (``fetch``, spec, login answer, key, objects, directory) answered by a child:
     the result or the SourceError it failed with, the bytes that arrived and whether they were
     streamed. The child's log records are logged here (through ``clean``). Raises Cancelled once
@@ -253,6 +279,8 @@ def fetch_in_child(
     reply = _exchange(request, child_home(spec.data_dir), cancel, clean, what)
     if reply[0] == "done":
         return reply[1], reply[2], reply[3]
+    if reply[0] == "cancelled":
+        return Cancelled(what), reply[1], reply[2]
     _, kind, cause, evidence, arrived, streamed = reply
     return SourceError(ErrorKind(kind), clean(cause), evidence), arrived, streamed
 
@@ -260,10 +288,11 @@ def fetch_in_child(
 def _exchange(
     request: tuple[Any, ...], home: Path, cancel: threading.Event, clean: Callable[[str], str], what: str
 ) -> tuple[Any, ...]:
-    """The child's final reply to ``request`` (``done`` or ``error``, then the tally), re-emitting its logs.
-
-    Raises Cancelled when ``cancel`` is set (the child is killed), and a TRANSIENT
-    SourceError when the child ends before it answered.
+    """The child's final reply to ``request`` (``done``, ``error`` or ``cancelled``, then the tally),
+    re-emitting its logs. Once ``cancel`` is set the child is asked to stop (the streaming path stops
+    at its next chunk and still reports the bytes that arrived); one that has not answered within
+    :data:`CANCEL_GRACE_SECONDS` (lakeapi's ``load_data`` never looks) is killed and Cancelled raised.
+    A child that ends before it answered is a TRANSIENT SourceError.
     """
     for _ in range(_SEND_TRIES):
         child = POOL.acquire(home)
@@ -274,9 +303,14 @@ def _exchange(
     else:
         raise SourceError(ErrorKind.TRANSIENT, f"{what}: no fetch process could be started")
     keep = False
+    cancelled_at: float | None = None
     try:
         while True:
-            if cancel.is_set():
+            if cancel.is_set() and cancelled_at is None:
+                cancelled_at = time.monotonic()  # asked to stop at its next check, killed after the grace
+                if not child.send(("cancel",)):
+                    raise Cancelled(what)
+            if cancelled_at is not None and time.monotonic() - cancelled_at > CANCEL_GRACE_SECONDS:
                 raise Cancelled(what)
             try:
                 message = child.replies.get(timeout=POLL_SECONDS)
@@ -286,11 +320,13 @@ def _exchange(
                 logger.log(message[1], "{}", clean(message[2]))
                 continue
             if message[0] == "gone":
+                if cancelled_at is not None:
+                    raise Cancelled(what)
                 ended = child.ended()
                 raise SourceError(
                     ErrorKind.TRANSIENT, f"{what}: the fetch process ended mid-fetch ({ended}), retrying"
                 )
             keep = True
-            return message
+            return ("cancelled", *message[-2:]) if cancelled_at is not None else message
     finally:
         POOL.release(child, keep=keep)

@@ -33,7 +33,7 @@ from rlx_tui.partitions import ObjectRef, PartitionKey
 from rlx_tui.secret import Secret
 from rlx_tui.settings import Credentials, redact
 from rlx_tui.sources import lakeapi_home
-from rlx_tui.sources.base import ErrorKind, FetchResult, Listing, SourceError, classify
+from rlx_tui.sources.base import Cancelled, ErrorKind, FetchResult, Listing, SourceError, classify
 from rlx_tui.sources.buckets import CLOUDFRONT_URL, LAKE_BUCKET
 from rlx_tui.sources.clients import fetch_ended, fetch_started
 from rlx_tui.sources.fetch_paths import FetchPaths
@@ -336,7 +336,7 @@ class LakeSource:
         spec = dataclasses.replace(self._spec, fetch_mode=self.fetch_mode)
         request = ("fetch", spec, self.logins.answer(key.table), key, objects, str(dest_dir))
         outcome, self._tally.bytes, self._tally.streamed = fetch_in_child(request, cancel, self._clean)
-        if isinstance(outcome, SourceError):
+        if isinstance(outcome, SourceError | Cancelled):
             raise outcome
         return outcome
 
