@@ -29,6 +29,7 @@ from rlx_tui.settings import Credentials
 from rlx_tui.sources.base import Cancelled
 from rlx_tui.sources.demo.lake import DemoLake
 from rlx_tui.sources.factory import source_info
+from rlx_tui.sources.fetch_process import POOL
 from rlx_tui.sources.lake import LakeSource
 from rlx_tui.staging import Zone
 from tests.conftest import DEMO_START, demo_settings
@@ -80,7 +81,8 @@ def test_cancel_mid_fetch_kills_the_child(clean_demo_lake: DemoLake, data_dir: P
         thread.start()
         wait_for(fetch_children)
         time.sleep(1.0)  # the child is waiting on the slowed GET
-        busy = {p.pid for p in fetch_children()}
+        busy = {p.pid for p in fetch_children()} - set(POOL.pids())  # idle ones wait in the pool
+        assert len(busy) == 1
         cancel.set()
         thread.join(timeout=10)
         assert not thread.is_alive()
