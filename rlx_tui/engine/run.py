@@ -300,7 +300,6 @@ class Engine(PartitionStages):
             plan = await self._plan_with_retry(request)
             await self._emit(self._plan_event(plan))
             return RunFinished(time.monotonic(), counts=self._count(plan.items), stopped=False)
-        await anyio.to_thread.run_sync(prepare_source, self.source, self.workers)  # warm while planning
         removed, refiled = await anyio.to_thread.run_sync(self.recover)
         await self._emit(RecoveryDone(time.monotonic(), temp_removed=removed, revalidated=len(refiled)))
         if retry_quarantined:
@@ -310,6 +309,8 @@ class Engine(PartitionStages):
         await self._emit(self._plan_event(plan))
         await anyio.to_thread.run_sync(self.check_disk, plan)
         queue = fetch_order(plan.to_fetch, {p.key: p.expected_bytes for p in plan.items}, self.workers)
+        if queue:  # the source gets ready for as many transfers as this run can use
+            await anyio.to_thread.run_sync(prepare_source, self.source, min(self.workers, len(queue)))
         logger.info(
             "plan: {} partitions, {} to fetch ({:,} bytes expected), {} ready, {} missing at source",
             len(plan.items),
