@@ -11,9 +11,13 @@ the streaming path (``sources/fetch_stream.py``): the object is copied byte by
 byte (its size and ETag checked), then converted one record batch at a time,
 so memory stays bounded whatever the partition size.
 
-Listing needs only boto3: lakeapi, pandas and pyarrow (most of a second to
-import) are imported by the first fetch that needs them, so a source is listed
-without them (``sources/lakeapi_home.py``).
+Listing needs only boto3. Each fetch runs in a fetch process
+(``sources/fetch_process.py``, one per transfer slot), which imports lakeapi,
+pandas and pyarrow itself, so this process never does; this one keeps the
+orchestration: waiting for the source, listing a day again after a failure,
+the login per table per run, and the meter. With ``RLX_FETCH_IN_THREAD=1`` the
+fetch runs in the calling thread instead, importing them on first use
+(``sources/lakeapi_home.py``).
 """
 
 from __future__ import annotations
