@@ -28,7 +28,6 @@ imports this one (a contract in ``pyproject.toml``).
 from __future__ import annotations
 
 import sys
-from collections import deque
 from collections.abc import Callable
 from contextlib import ExitStack
 from functools import partial
@@ -47,8 +46,9 @@ from rlx_tui.settings import Settings
 from rlx_tui.tui.commands import RlxCommands
 from rlx_tui.tui.context import DashboardContext
 from rlx_tui.tui.crash import CrashReport
+from rlx_tui.tui.dashboard_slot import DashboardSlot
 from rlx_tui.tui.errors import log_failure
-from rlx_tui.tui.logpanel import MAX_LINES, LogLine, add_log_sink, remove_log_sink
+from rlx_tui.tui.logpanel import LogLine, add_log_sink, remove_log_sink
 from rlx_tui.tui.messages import Task, TaskFailed
 from rlx_tui.tui.options import AppOptions
 from rlx_tui.tui.run_control import RunControl
@@ -106,33 +106,17 @@ class RlxApp(App[int]):
         self._crash = CrashReport()
         self.error_console = self._crash.console
         self.selection_screen = SelectionScreen(self.context, workspace_factory)
-        self._dashboard: DashboardScreen | None = None  # built when first needed (see dashboard)
-        self._early_logs: deque[str] = deque(maxlen=MAX_LINES)  # log lines before it was built
+        self._dashboard = DashboardSlot(self, self.context)  # built when first needed, after the first frame
 
     @property
     def dashboard(self) -> DashboardScreen:
-        """The dashboard screen, built (and its module imported) when first needed, not before the first
-        frame: the selection screen comes first."""
-        return self._build_dashboard()
-
-    def _build_dashboard(self) -> DashboardScreen:
-        """Build and install the dashboard screen once, handing it the log lines that came before."""
-        if self._dashboard is None:
-            from rlx_tui.tui.dashboard import DashboardScreen
-
-            dashboard = self._dashboard = DashboardScreen(self.context)
-            dashboard.pending_logs.extend(self._early_logs)
-            self._early_logs.clear()
-            self.install_screen(dashboard, "dashboard")
-        return self._dashboard
+        """The dashboard screen (built, and its module imported, on first use)."""
+        return self._dashboard.get()
 
     @property
     def dashboard_ready(self) -> bool:
         """The dashboard was built, composed and mounted (asking does not build it)."""
-        return self._dashboard is not None and self._dashboard.ready
-
-    def _on_dashboard(self) -> bool:
-        return self._dashboard is not None and self.screen is self._dashboard
+        return self._dashboard.ready
 
     # -- the shared data (RunControl and the attachment read and set these) -------------------------
     @property
@@ -182,7 +166,7 @@ class RlxApp(App[int]):
     @property
     def redraws(self) -> int:
         """Instrumentation (benchmark): redraws done (coalesced on the dashboard's tick)."""
-        return self._dashboard.redraws if self._dashboard is not None else 0
+        return self._dashboard.redraws
 
     # -- lifecycle -------------------------------------------------------------------------
     async def on_mount(self) -> None:
@@ -237,10 +221,7 @@ class RlxApp(App[int]):
 
     # -- messages that reach the app -------------------------------------------------------------
     def on_log_line(self, message: LogLine) -> None:
-        if self._dashboard is None:
-            self._early_logs.append(message.line)
-        else:
-            self._dashboard.add_log_line(message.line)
+        self._dashboard.add_log_line(message.line)
 
     def on_partition_chosen(self, message: PartitionChosen) -> None:
         self.drill_down(message.partition_id)
@@ -267,15 +248,14 @@ class RlxApp(App[int]):
     async def _live_run_found(self, message: LiveRunFound) -> None:
         """Attach once the dashboard that shows the run is mounted (no polling for it)."""
         self.request = message.run.request or self.request
-        if not self._on_dashboard():
-            self._build_dashboard()
+        if not self._dashboard.shown:
+            self._dashboard.get()
             await self.switch_screen("dashboard")
         self.runs.attach(message.run, message.note)
 
     @on(StoreChanged)
     def _store_changed(self) -> None:
-        if self._dashboard is not None:  # a dashboard built later scans the zones first anyway
-            self._dashboard.store_changed()
+        self._dashboard.store_changed()
 
     @on(LeaveRequested)
     def _leave_requested(self, message: LeaveRequested) -> None:
@@ -310,7 +290,7 @@ class RlxApp(App[int]):
         "toggle_log": lambda app: app.dashboard_ready,
         "drill_down": lambda app: app.dashboard_ready and app.workspace is not None,
         "new_request": lambda app: not isinstance(app.screen, SelectionScreen),
-        "show_dashboard": lambda app: app.request is not None and not app._on_dashboard(),
+        "show_dashboard": lambda app: app.request is not None and not app._dashboard.shown,
         "rediscover": lambda app: not app.state.run_active,
     }
 
@@ -371,7 +351,7 @@ class RlxApp(App[int]):
         self.show_dashboard()
 
     def show_dashboard(self) -> None:
-        if self.request is not None and not self._on_dashboard():
+        if self.request is not None and not self._dashboard.shown:
             self.dashboard.invalidate()  # built and installed first
             self.switch_screen("dashboard")
 

@@ -39,7 +39,7 @@ from rlx_tui.tui.messages import (
     WorkspaceOpened,
     in_thread,
 )
-from rlx_tui.tui.pickers import Picker
+from rlx_tui.tui.pickers import Picker, selection_pickers
 from rlx_tui.tui.source_tasks import (
     WorkspaceFactory,
     discover_extra_tables,
@@ -115,17 +115,9 @@ class SelectionScreen(Screen[None]):
         self.call_after_refresh(self._mount_pickers)
 
     async def _mount_pickers(self) -> None:
-        """Mount the three pickers once the first frame is drawn (fewer widgets to style before it).
-
-        They are empty and covered by the loading indicator until the source is listed, and
-        the listing waits for them (:meth:`_source_listed`)."""
-        await self.query_one("#pickers").mount_all(
-            (
-                Picker("Tables", filterable=False, id="tables"),
-                Picker("Symbols", filterable=True, id="symbols"),
-                Picker("Exchanges", filterable=True, id="exchanges"),
-            )
-        )
+        """Mount the pickers once the first frame is drawn (fewer widgets to style before it): empty and
+        under the loading indicator until the listing, which waits for them (:meth:`_source_listed`)."""
+        await self.query_one("#pickers").mount_all(selection_pickers())
         self.pickers_mounted.set()
 
     def begin(self) -> None:
