@@ -20,6 +20,10 @@ escape sequences stripped:
 * *demo source listed*: until the selection screen's source line shows the
   discovery result (``demo source · SYNTHETIC demo data · holds ...``).
 
+``--baseline DIR``: another checkout's root (holding ``rlx_tui/``, e.g. a ``git worktree``
+of main) whose dashboard is timed too, interleaved in the same rounds, with the same
+``rlx-tui`` launcher and ``PYTHONPATH=DIR`` (which comes before the editable install).
+
 The terminal is then closed (SIGHUP: the dashboard stops cleanly). Targets:
 ``--help`` and ``status`` < 0.25 s, first frame < 0.5 s, demo source listed < 2 s.
 """
@@ -27,6 +31,7 @@ The terminal is then closed (SIGHUP: the dashboard stops cleanly). Targets:
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import pty
 import re
@@ -70,6 +75,9 @@ ROWS = (
     ("listed (cold)", "demo source listed (cold: no seed)"),
     ("listed (warm)", "demo source listed (warm: seed)"),
 )
+BASE_ROWS = tuple(
+    (f"base {name}", f"baseline {label}") for name, label in ROWS if name.startswith(("first", "listed"))
+)
 
 
 def load() -> str:
@@ -77,9 +85,15 @@ def load() -> str:
     return f"load average {one:.2f} (1 min), {five:.2f} (5 min), {os.cpu_count()} cores"
 
 
-def _environ() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RLX_", "AWS_")) and k != "NO_COLOR"}
+def _environ(pythonpath: Path | None = None) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("RLX_", "AWS_")) and k not in ("NO_COLOR", "PYTHONPATH")
+    }
     env["TERM"] = "xterm-256color"
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
     return env
 
 
@@ -90,7 +104,7 @@ def time_process(argv: list[str], cwd: Path) -> float:
     return time.perf_counter() - started
 
 
-def time_dashboard(cwd: Path, data_dir: Path) -> tuple[float, float]:
+def time_dashboard(cwd: Path, data_dir: Path, pythonpath: Path | None = None) -> tuple[float, float]:
     """(first frame, demo source listed) in seconds for one dashboard process in a pseudo-terminal."""
     master, slave = pty.openpty()
     ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
@@ -98,7 +112,7 @@ def time_dashboard(cwd: Path, data_dir: Path) -> tuple[float, float]:
     proc = subprocess.Popen(
         [RLX, "--source", "demo", "--data-dir", str(data_dir)],
         cwd=cwd,
-        env=_environ(),
+        env=_environ(pythonpath),
         stdin=slave,
         stdout=slave,
         stderr=slave,
@@ -157,11 +171,21 @@ def main() -> int:
     parser.add_argument(
         "--no-compile", action="store_true", help="do not compile rlx_tui (bytecode already written stays)"
     )
+    parser.add_argument("--baseline", type=Path, help="another checkout's root (holding rlx_tui/) timed too")
     args = parser.parse_args()
+    base_dir: Path | None = None
+    rows = ROWS
+    if args.baseline is not None:
+        base_dir = args.baseline.resolve()
+        if not (base_dir / "rlx_tui").is_dir():
+            parser.error(f"--baseline {base_dir}: no rlx_tui/ there")
+        if not args.no_compile:
+            compileall.compile_dir(base_dir / "rlx_tui", quiet=1)
+        rows = (*ROWS, *BASE_ROWS)
     print(f"rlx-tui start-up, {time.strftime('%Y-%m-%d %H:%M')}, {load()}", flush=True)
     print(ensure_bytecode(not args.no_compile), flush=True)
     py = sys.executable
-    figures: dict[str, list[float]] = {name: [] for name, _ in ROWS}
+    figures: dict[str, list[float]] = {name: [] for name, _ in rows}
     with tempfile.TemporaryDirectory(prefix="rlx-startup-") as tmp:
         cwd = Path(tmp)
         counter = iter(range(1_000_000))
@@ -171,6 +195,9 @@ def main() -> int:
 
         warm = cwd / "warm"
         time_dashboard(cwd, warm)  # the first dashboard on ``warm`` seeds it: later runs are warm
+        base_warm = cwd / "base-warm"
+        if base_dir is not None:
+            time_dashboard(cwd, base_warm, base_dir)
         for round_no in range(args.runs):  # interleaved: every figure sees the same machine load
             figures["pass"].append(time_process([py, "-c", "pass"], cwd))
             figures["help"].append(time_process([RLX, "--help"], cwd))
@@ -184,11 +211,20 @@ def main() -> int:
             first, listed = time_dashboard(cwd, warm)
             figures["first frame (warm)"].append(first)
             figures["listed (warm)"].append(listed)
+            if base_dir is not None:
+                cold = fresh_dir()
+                first, listed = time_dashboard(cwd, cold, base_dir)
+                shutil.rmtree(cold, ignore_errors=True)
+                figures["base first frame (cold)"].append(first)
+                figures["base listed (cold)"].append(listed)
+                first, listed = time_dashboard(cwd, base_warm, base_dir)
+                figures["base first frame (warm)"].append(first)
+                figures["base listed (warm)"].append(listed)
             print(f"  round {round_no + 1}/{args.runs} done, {load()}", flush=True)
     base = median(figures["pass"])
     print("medians of whole processes (s):")
-    for name, label in ROWS:
-        show(label, figures[name], TARGETS.get(name), base if name != "pass" else None)
+    for name, label in rows:
+        show(label, figures[name], TARGETS.get(name.removeprefix("base ")), base if name != "pass" else None)
     print(f"after: {load()}")
     return 0
 

@@ -41,14 +41,12 @@ from rlx_tui.events import RunFinished
 from rlx_tui.logs import quiet_unless_configured
 from rlx_tui.partitions import Request
 from rlx_tui.service import Discovery, Workspace, leave_if_transfers_stuck, open_workspace
-from rlx_tui.service.certify import latest_certificate
 from rlx_tui.service.effects import library_effects
 from rlx_tui.settings import Settings
-from rlx_tui.tui.certify import CertifyPanel
 from rlx_tui.tui.commands import RlxCommands
 from rlx_tui.tui.context import DashboardContext
 from rlx_tui.tui.crash import CrashReport
-from rlx_tui.tui.dashboard import DashboardScreen
+from rlx_tui.tui.dashboard_slot import DashboardSlot
 from rlx_tui.tui.errors import log_failure
 from rlx_tui.tui.logpanel import LogLine, add_log_sink, remove_log_sink
 from rlx_tui.tui.messages import Task, TaskFailed
@@ -60,11 +58,11 @@ from rlx_tui.tui.selection import SelectionScreen
 from rlx_tui.tui.source_tasks import WorkspaceFactory
 from rlx_tui.tui.styles import stylesheet_dir, stylesheets
 from rlx_tui.tui.terminal import TerminalGuard
-from rlx_tui.tui.verify import VerifyScreen
 from rlx_tui.tui.widgets import PartitionChosen
 
-if TYPE_CHECKING:  # the certificate package loads when first used, not before the first frame
+if TYPE_CHECKING:  # the dashboard and the certificate package load when first used, after the first frame
     from rlx_tui.service.certify import IssuedCertificate
+    from rlx_tui.tui.dashboard import DashboardScreen
 
 __all__ = ["AppOptions", "RlxApp", "WorkspaceFactory", "run_app", "stylesheet_dir", "stylesheets"]
 
@@ -108,7 +106,17 @@ class RlxApp(App[int]):
         self._crash = CrashReport()
         self.error_console = self._crash.console
         self.selection_screen = SelectionScreen(self.context, workspace_factory)
-        self.dashboard = DashboardScreen(self.context)
+        self._dashboard = DashboardSlot(self, self.context)  # built when first needed, after the first frame
+
+    @property
+    def dashboard(self) -> DashboardScreen:
+        """The dashboard screen (built, and its module imported, on first use)."""
+        return self._dashboard.get()
+
+    @property
+    def dashboard_ready(self) -> bool:
+        """The dashboard was built, composed and mounted (asking does not build it)."""
+        return self._dashboard.ready
 
     # -- the shared data (RunControl and the attachment read and set these) -------------------------
     @property
@@ -134,7 +142,11 @@ class RlxApp(App[int]):
     @property
     def certificate(self) -> IssuedCertificate | None:
         """The certificate the dashboard issued last, or None."""
-        return self.dashboard.query_one(CertifyPanel).issued if self.dashboard.ready else None
+        if not self.dashboard_ready:
+            return None
+        from rlx_tui.tui.certify import CertifyPanel
+
+        return self.dashboard.query_one(CertifyPanel).issued
 
     @property
     def engine(self) -> Any:
@@ -154,14 +166,13 @@ class RlxApp(App[int]):
     @property
     def redraws(self) -> int:
         """Instrumentation (benchmark): redraws done (coalesced on the dashboard's tick)."""
-        return self.dashboard.redraws
+        return self._dashboard.redraws
 
     # -- lifecycle -------------------------------------------------------------------------
     async def on_mount(self) -> None:
         self._effects.enter_context(library_effects())  # lakeapi's output off the screen while mounted
         self.sub_title = f"{self.settings.source} source · {self.settings.data_dir}"
         self.install_screen(self.selection_screen, "selection")
-        self.install_screen(self.dashboard, "dashboard")
         if self.options.capture_logs:  # before the source is opened: its log lines are shown too
             self._sink_id = add_log_sink(self, self.settings.log_level)
         await self.push_screen("selection")
@@ -210,7 +221,7 @@ class RlxApp(App[int]):
 
     # -- messages that reach the app -------------------------------------------------------------
     def on_log_line(self, message: LogLine) -> None:
-        self.dashboard.add_log_line(message.line)
+        self._dashboard.add_log_line(message.line)
 
     def on_partition_chosen(self, message: PartitionChosen) -> None:
         self.drill_down(message.partition_id)
@@ -237,13 +248,14 @@ class RlxApp(App[int]):
     async def _live_run_found(self, message: LiveRunFound) -> None:
         """Attach once the dashboard that shows the run is mounted (no polling for it)."""
         self.request = message.run.request or self.request
-        if not isinstance(self.screen, DashboardScreen):
+        if not self._dashboard.shown:
+            self._dashboard.get()
             await self.switch_screen("dashboard")
         self.runs.attach(message.run, message.note)
 
     @on(StoreChanged)
     def _store_changed(self) -> None:
-        self.dashboard.store_changed()
+        self._dashboard.store_changed()
 
     @on(LeaveRequested)
     def _leave_requested(self, message: LeaveRequested) -> None:
@@ -275,10 +287,10 @@ class RlxApp(App[int]):
         "retry": lambda app: app.runs.attached or app._can_start(),
         "certify": lambda app: app.state.certify_blocker() is None,
         "verify": lambda app: app.workspace is not None,
-        "toggle_log": lambda app: app.dashboard.ready,
-        "drill_down": lambda app: app.dashboard.ready and app.workspace is not None,
+        "toggle_log": lambda app: app.dashboard_ready,
+        "drill_down": lambda app: app.dashboard_ready and app.workspace is not None,
         "new_request": lambda app: not isinstance(app.screen, SelectionScreen),
-        "show_dashboard": lambda app: app.request is not None and not isinstance(app.screen, DashboardScreen),
+        "show_dashboard": lambda app: app.request is not None and not app._dashboard.shown,
         "rediscover": lambda app: not app.state.run_active,
     }
 
@@ -299,7 +311,9 @@ class RlxApp(App[int]):
             self.start_run(self.request, retry_quarantined=True)
 
     def action_certify(self) -> None:
-        if self.dashboard.ready:
+        if self.dashboard_ready:
+            from rlx_tui.tui.certify import CertifyPanel
+
             self.dashboard.query_one(CertifyPanel).certify()
         else:
             blocker = self.state.certify_blocker()
@@ -310,6 +324,8 @@ class RlxApp(App[int]):
         workspace = self.workspace
         if workspace is None:
             return
+        from rlx_tui.service.certify import latest_certificate
+        from rlx_tui.tui.verify import VerifyScreen
 
         def show(report: TextScreen | None) -> None:
             if report is not None:
@@ -318,11 +334,11 @@ class RlxApp(App[int]):
         self.push_screen(VerifyScreen(latest_certificate(workspace.data_dir), workspace.data_dir), show)
 
     def action_toggle_log(self) -> None:
-        if self.dashboard.ready:
+        if self.dashboard_ready:
             self.dashboard.toggle_log()
 
     def action_drill_down(self) -> None:
-        if self.dashboard.ready:
+        if self.dashboard_ready:
             key = self.dashboard.highlighted_key()
             if key is not None:
                 self.drill_down(key.id)
@@ -335,9 +351,9 @@ class RlxApp(App[int]):
         self.show_dashboard()
 
     def show_dashboard(self) -> None:
-        if self.request is not None and not isinstance(self.screen, DashboardScreen):
+        if self.request is not None and not self._dashboard.shown:
+            self.dashboard.invalidate()  # built and installed first
             self.switch_screen("dashboard")
-            self.dashboard.invalidate()
 
     def action_rediscover(self) -> None:
         self.rediscover()

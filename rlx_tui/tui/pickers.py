@@ -154,3 +154,12 @@ class Picker(Vertical):
             event.prevent_default()
             field.focus()
             field.insert_text_at_cursor(event.character or "")
+
+
+def selection_pickers() -> tuple[Picker, Picker, Picker]:
+    """The selection screen's pickers: tables (not filtered), symbols and exchanges."""
+    return (
+        Picker("Tables", filterable=False, id="tables"),
+        Picker("Symbols", filterable=True, id="symbols"),
+        Picker("Exchanges", filterable=True, id="exchanges"),
+    )

@@ -9,6 +9,7 @@ and tells the app only that a start was asked for (:class:`SelectionScreen.Start
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -38,7 +39,7 @@ from rlx_tui.tui.messages import (
     WorkspaceOpened,
     in_thread,
 )
-from rlx_tui.tui.pickers import Picker
+from rlx_tui.tui.pickers import Picker, selection_pickers
 from rlx_tui.tui.source_tasks import (
     WorkspaceFactory,
     discover_extra_tables,
@@ -87,6 +88,7 @@ class SelectionScreen(Screen[None]):
         self.summary_text = ""
         self.workspace_stack: ExitStack | None = None  # what closes the workspace this screen opened
         self.estimate_generation = 0
+        self.pickers_mounted = asyncio.Event()  # set once the pickers are mounted, after the first frame
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -98,10 +100,7 @@ class SelectionScreen(Screen[None]):
             yield DateInput(id="end-date")
             yield Static("  ↑↓ ±1 day · PgUp/PgDn ±1 month", id="date-hint")
         yield Static("", id="date-message", markup=False)
-        with Horizontal(id="pickers"):
-            yield Picker("Tables", filterable=False, id="tables")
-            yield Picker("Symbols", filterable=True, id="symbols")
-            yield Picker("Exchanges", filterable=True, id="exchanges")
+        yield Horizontal(id="pickers")  # loading; the pickers are mounted after the first frame
         yield Static("", id="summary", markup=False)
         with Horizontal(id="start-row"):
             yield Button("Start (ctrl+s)", id="start-button", variant="success", compact=True, disabled=True)
@@ -113,6 +112,13 @@ class SelectionScreen(Screen[None]):
             field.cursor_blink = self.cursor_blink
         self.query_one("#pickers").loading = True
         self.query_one("#start-date", DateInput).focus()
+        self.call_after_refresh(self._mount_pickers)
+
+    async def _mount_pickers(self) -> None:
+        """Mount the pickers once the first frame is drawn (fewer widgets to style before it): empty and
+        under the loading indicator until the listing, which waits for them (:meth:`_source_listed`)."""
+        await self.query_one("#pickers").mount_all(selection_pickers())
+        self.pickers_mounted.set()
 
     def begin(self) -> None:
         """Open the source (or list it again, if the workspace was given).
@@ -234,8 +240,9 @@ class SelectionScreen(Screen[None]):
         in_thread(self, Task.DISCOVER, work, lambda found: SourceListed(*found))
 
     @on(SourceListed)
-    def _source_listed(self, message: SourceListed) -> None:
+    async def _source_listed(self, message: SourceListed) -> None:
         message.stop()
+        await self.pickers_mounted.wait()  # a listing from the cache can come before they are mounted
         workspace = self.context.workspace
         assert workspace is not None
         keep = self.discovery is not None
@@ -344,6 +351,8 @@ class SelectionScreen(Screen[None]):
             start_input.fallback = start
         if end is not None:
             end_input.fallback = end
+        if not self.pickers_mounted.is_set():  # the dates changed before the first frame was drawn
+            return
         tables = self.query_one("#tables", Picker).selected()
         symbols = self.query_one("#symbols", Picker).selected()
         exchanges = self.query_one("#exchanges", Picker).selected()

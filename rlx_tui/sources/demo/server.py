@@ -453,9 +453,25 @@ def _save_seed(cache: SeedCache, puts: list[Put]) -> None:
         print(f"demo lake: seed cache not saved: {exc}", file=sys.stderr, flush=True)
 
 
+class _NoPandas:
+    """Refuses ``import pandas``: pyarrow then treats pandas as absent (the bytes are the same).
+
+    ``pa.array`` of a numpy array imports pandas, if installed, only to ask whether its input
+    is a pandas object: ~0.3 s of CPU while seeding, on the two cores the dashboard's first
+    frame needs. Nothing the server does uses pandas. (``sys.modules["pandas"] = None`` would
+    not do: pyarrow's Cython import takes the None for the module.)
+    """
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name.partition(".")[0] == "pandas":
+            raise ModuleNotFoundError("the demo lake server does without pandas", name=name)
+
+
 def main(argv: list[str] | None = None) -> int:
     from rlx_tui.logs import quiet_start
 
+    if "pandas" not in sys.modules:  # this process only: the server's own
+        sys.meta_path.insert(0, _NoPandas())
     quiet_start()  # loguru's default handler would print variable values with a traceback
     parser = argparse.ArgumentParser(description="rlx-tui embedded demo lake (synthetic data)")
     parser.add_argument("--config", default="{}", help="JSON configuration, or '-' to read one line of stdin")
