@@ -60,7 +60,7 @@ from rlx_tui.kinds import FatalKind, PartitionState, RunState, Zone
 from rlx_tui.logs import logger
 from rlx_tui.partitions import PartitionKey, Request
 from rlx_tui.settings import RetryPolicy
-from rlx_tui.sources.base import Listing, Source, SourceError, classify, prepare_source
+from rlx_tui.sources.base import Listing, Source, SourceError, classify
 from rlx_tui.staging import PartitionManifest, StagingStore, StoreBusy, free_bytes
 from rlx_tui.units import human_bytes
 from rlx_tui.validation import DEFAULT_THRESHOLDS, Thresholds, validate_partition
@@ -309,8 +309,6 @@ class Engine(PartitionStages):
         await self._emit(self._plan_event(plan))
         await anyio.to_thread.run_sync(self.check_disk, plan)
         queue = fetch_order(plan.to_fetch, {p.key: p.expected_bytes for p in plan.items}, self.workers)
-        if queue:  # the source gets ready for as many transfers as this run can use
-            await anyio.to_thread.run_sync(prepare_source, self.source, min(self.workers, len(queue)))
         logger.info(
             "plan: {} partitions, {} to fetch ({:,} bytes expected), {} ready, {} missing at source",
             len(plan.items),

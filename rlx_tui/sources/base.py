@@ -98,14 +98,6 @@ class Source(Protocol):
         """Release resources (a demo lake server, sessions)."""
 
 
-def prepare_source(source: Source, workers: int) -> None:
-    """A run with ``workers`` transfer slots starts: a source that can get ready for it (its optional
-    ``prepare(workers)``: start its fetch processes) does so now, while the run lists and plans."""
-    prepare = getattr(source, "prepare", None)
-    if prepare is not None:
-        prepare(workers)
-
-
 _ACCESS_CODES = {
     "AccessDenied",
     "InvalidAccessKeyId",

@@ -103,7 +103,7 @@ def open_source(settings: Settings, *, prepare_fetch: bool = True) -> Iterator[L
             from rlx_tui.sources.lake import LakeSource, prepare_fetching
 
             if prepare_fetch:
-                prepare_fetching(settings.data_dir, settings.workers)  # before waiting for the server
+                prepare_fetching(settings.data_dir)  # before waiting for the server, not after
         except BaseException:
             lake.stop()
             raise

@@ -11,20 +11,16 @@ the streaming path (``sources/fetch_stream.py``): the object is copied byte by
 byte (its size and ETag checked), then converted one record batch at a time,
 so memory stays bounded whatever the partition size.
 
-Listing needs only boto3. Each fetch runs in a fetch process
-(``sources/fetch_process.py``, one per transfer slot), which imports lakeapi,
-pandas and pyarrow itself, so this process never does; this one keeps the
-orchestration: waiting for the source, listing a day again after a failure,
-the login per table per run, and the meter. With ``RLX_FETCH_IN_THREAD=1`` the
-fetch runs in the calling thread instead, importing them on first use
-(``sources/lakeapi_home.py``).
+Listing needs only boto3: lakeapi, pandas and pyarrow (most of a second to
+import) are imported by the first fetch that needs them, so a source is listed
+without them (``sources/lakeapi_home.py``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
+import importlib
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -40,26 +36,21 @@ from rlx_tui.sources import lakeapi_home
 from rlx_tui.sources.base import Cancelled, ErrorKind, FetchResult, Listing, SourceError, classify
 from rlx_tui.sources.buckets import CLOUDFRONT_URL, LAKE_BUCKET
 from rlx_tui.sources.clients import fetch_ended, fetch_started
-from rlx_tui.sources.fetch_paths import FetchPaths
-from rlx_tui.sources.fetch_process import (  # prepare_fetching: re-exported
-    fetch_in_child,
-    in_thread,
-    prepare_fetching,
-)
-from rlx_tui.sources.fetch_wire import FetchSpec
 from rlx_tui.sources.lakeapi_home import (  # re-exported: callers import them from here
     forget_lakeapi_caches,
     import_lakeapi,
     lakeapi_takes_names,
 )
 from rlx_tui.sources.listing import DEFAULT_TTL_SECONDS, Catalog, LakeLister, ListingCache
-from rlx_tui.sources.login import Logins
+from rlx_tui.sources.login import Logins, TransferMethod
 from rlx_tui.sources.quiet import Capture
 from rlx_tui.sources.quota import DEFAULT_USAGE_URL, TransferMeter, Usage, UsageUnavailable, fetch_usage
-from rlx_tui.sources.s3_objects import S3Objects
+from rlx_tui.sources.s3_objects import S3Objects, refuse_listed_empty
 from rlx_tui.sources.session import make_session, s3_client
 
 if TYPE_CHECKING:
+    from rlx_tui.sources.fetch_load import LoadDataFetch
+    from rlx_tui.sources.fetch_stream import StreamingFetch
     from rlx_tui.staging import SourceInfo
 
 __all__ = [
@@ -72,6 +63,14 @@ __all__ = [
 ]
 
 USAGE_TTL_SECONDS = 60.0  # as lakeapi's used_data cache
+
+
+def prepare_fetching(data_dir: Path) -> None:
+    """Import now what the first fetch would (lakeapi with its caches in ``data_dir``, pyarrow), for a
+    caller with time to spare (waiting for a demo lake to start)."""
+    import_lakeapi(Path(data_dir))
+    importlib.import_module("rlx_tui.sources.fetch_load")
+    importlib.import_module("rlx_tui.sources.fetch_stream")
 
 
 class LakeSource:
@@ -125,23 +124,10 @@ class LakeSource:
         self._stale_lock = threading.Lock()
         self._usage: tuple[float, Usage] | None = None
         self._objects = S3Objects(self._s3, bucket.partition("/")[0], self._error)
-        self._paths = FetchPaths(
-            lambda: self._lakeapi,
-            session=self._session,
-            bucket=bucket,
-            objects=self._objects,
-            logins=self.logins,
-            error=self._error,
-            log_capture=self._log_capture,
-            cloudfront_url=self.cloudfront_url,
-            user_agent=self._user_agent,
-            tally=self._tally,
-        )
+        self._fetchers: tuple[LoadDataFetch, StreamingFetch] | None = None
+        self._fetchers_lock = threading.Lock()
         self._until_ready = until_ready
         self._ready_lock = threading.Lock()
-        self._spec = FetchSpec.of(  # what a fetch process needs to fetch as this source does
-            info, self._data_dir, credentials, endpoint_url, bucket, anonymous, secrets, self.cloudfront_url
-        )
 
     # -- helpers ---------------------------------------------------------------------------
     def _clean(self, text: str) -> str:
@@ -179,6 +165,32 @@ class LakeSource:
         module = import_lakeapi(self._data_dir)
         lakeapi_home.use_mode(module, self._anonymous)  # process-wide: set to what this source needs
         return module
+
+    def _fetch_paths(self) -> tuple[LoadDataFetch, StreamingFetch]:
+        """The ``load_data`` and streaming paths, made (and pyarrow imported) by the first fetch."""
+        with self._fetchers_lock:
+            if self._fetchers is None:
+                from rlx_tui.sources.fetch_load import LoadDataFetch
+                from rlx_tui.sources.fetch_stream import StreamingFetch
+
+                load = LoadDataFetch(
+                    lambda: self._lakeapi,
+                    session=self._session,
+                    bucket=self.bucket,
+                    objects=self._objects,
+                    error=self._error,
+                    log_capture=self._log_capture,
+                )
+                stream = StreamingFetch(
+                    objects=self._objects,
+                    logins=self.logins,
+                    session=self._session,
+                    cloudfront_url=self.cloudfront_url,
+                    user_agent=self._user_agent,
+                    tally=self._tally,
+                )
+                self._fetchers = (load, stream)
+            return self._fetchers
 
     # -- the service: runs, login answers, usage -----------------------------------------
     def begin_run(self) -> None:
@@ -311,8 +323,7 @@ class LakeSource:
                 relist = key in self._stale
             if relist:
                 objects = self._relisted(key)
-            fetch = self._fetch if in_thread() else self._in_child
-            result = fetch(key, objects, dest_dir, cancel)
+            result = self._fetch(key, objects, dest_dir, cancel)
             complete = True
             return result
         except SourceError as error:
@@ -327,22 +338,6 @@ class LakeSource:
             if complete and not self._tally.streamed:
                 self._tally.bytes = sum(r.size or 0 for r in objects)  # what lakeapi downloaded
             self.meter.add(key, self._tally.bytes, complete)
-
-    def prepare(self, workers: int) -> None:
-        """A run with ``workers`` transfer slots starts: have that many fetch processes ready."""
-        prepare_fetching(self._data_dir, workers)
-
-    def _in_child(
-        self, key: PartitionKey, objects: tuple[ObjectRef, ...], dest_dir: Path, cancel: threading.Event
-    ) -> FetchResult:
-        """``_fetch`` in a fetch process, with this process's login answer (asked once per table per run)."""
-        self.logins.method(key.table)  # 'forceupgrade' raises here, as in _fetch
-        spec = dataclasses.replace(self._spec, fetch_mode=self.fetch_mode)
-        request = ("fetch", spec, self.logins.answer(key.table), key, objects, str(dest_dir))
-        outcome, self._tally.bytes, self._tally.streamed = fetch_in_child(request, cancel, self._clean)
-        if isinstance(outcome, SourceError | Cancelled):
-            raise outcome
-        return outcome
 
     def relist(self, keys: Iterable[PartitionKey]) -> None:
         """List these partitions' days again before fetching them (quarantined days fetched again)."""
@@ -366,8 +361,39 @@ class LakeSource:
     def _fetch(
         self, key: PartitionKey, objects: tuple[ObjectRef, ...], dest_dir: Path, cancel: threading.Event
     ) -> FetchResult:
-        """The partition fetched in this thread (see ``sources/fetch_paths.py``)."""
-        return self._paths.fetch(key, objects, dest_dir, cancel, self.fetch_mode)
+        """Both paths give the same file for the same objects (see ``ready.py``).
+
+        A listed object of 0 bytes or 0 rows is "empty object at source" on both,
+        a day's objects are combined in time order, never in key order.
+        """
+        # The service decides per table, once per run: 'forceupgrade' raises here, and 'cloudfront'
+        # (like names lakeapi refuses: lower case) needs rlx-tui's own byte transfer.
+        method = self.logins.method(key.table)
+        own_transfer = method is TransferMethod.CLOUDFRONT or not lakeapi_takes_names(
+            key.symbol, key.exchange
+        )
+        # Streaming for deltas (several GB a day in memory) and for days of several
+        # objects: there every object's size and ETag are checked, whereas
+        # lakeapi's threaded paths can silently drop one object of a day.
+        stream = (
+            own_transfer
+            or self.fetch_mode == "stream"
+            or (self.fetch_mode == "auto" and (key.table == "book_delta_v2" or len(objects) > 1))
+        )
+        from rlx_tui.sources.ready import ObjectsDisagree  # imported by the fetch paths anyway
+
+        load, streaming = self._fetch_paths()
+        try:
+            refuse_listed_empty(key, objects)
+            if stream:
+                return streaming.fetch(key, objects, dest_dir, cancel)
+            return load.fetch(key, objects, dest_dir, cancel)
+        except (SourceError, Cancelled):
+            raise
+        except ObjectsDisagree as exc:
+            raise SourceError(ErrorKind.CORRUPT, f"{key}: {exc}") from None
+        except Exception as exc:
+            raise self._error(exc, f"fetching {key}") from None
 
     def close(self) -> None:
         """Nothing to release: boto3 sessions close with the process."""

@@ -103,11 +103,6 @@ class Logins:
         with self._lock:
             self._answers.clear()
 
-    def preset(self, answer: LoginAnswer) -> None:
-        """Take an answer given elsewhere (a fetch process takes its parent's): no call for its table."""
-        with self._lock:
-            self._answers[answer.table] = answer
-
     def answer(self, table: str) -> LoginAnswer:
         """The service's answer for ``table`` in this run (asked on first use)."""
         with self._lock:

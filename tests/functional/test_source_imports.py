@@ -6,7 +6,6 @@ Each check runs in a fresh interpreter (this process has imported them all), aga
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,14 +33,13 @@ with open_workspace(settings, prepare_fetch=False) as ws:
         key, objects = next(iter(listing.objects.items()))
         dest = data_dir / "fetched"
         dest.mkdir(parents=True)
-        result = ws.source.fetch(key, objects, dest, threading.Event())
-        assert result.path.stat().st_size == result.bytes > 0
+        ws.source.fetch(key, objects, dest, threading.Event())
 print(json.dumps({"streams": len(catalog.streams), "partitions": len(listing.objects),
                   "loaded": sorted(m for m in sys.argv[4].split(",") if m in sys.modules)}))
 """
 
 
-def _run(lake: DemoLake, data_dir: Path, what: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+def _run(lake: DemoLake, data_dir: Path, what: str) -> dict[str, Any]:
     data_dir.mkdir(parents=True)
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, lake.endpoint_url, str(data_dir), what, ",".join(HEAVY)],
@@ -49,7 +47,6 @@ def _run(lake: DemoLake, data_dir: Path, what: str, env: dict[str, str] | None =
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, **(env or {})},
     )
     assert done.returncode == 0, done.stderr[-2000:]
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -62,16 +59,6 @@ def test_listing_imports_none_of_the_heavy_libraries(clean_demo_lake: DemoLake, 
     assert listed["loaded"] == []
 
 
-def test_a_fetch_runs_in_a_fetch_process_and_imports_none_of_them_here(
-    clean_demo_lake: DemoLake, tmp_path: Path
-) -> None:
-    """The partition is written, by a child: lakeapi, pandas and pyarrow never enter this process."""
+def test_the_first_fetch_imports_what_it_needs(clean_demo_lake: DemoLake, tmp_path: Path) -> None:
     fetched = _run(clean_demo_lake, tmp_path / "data", "fetch")
-    assert fetched["partitions"] == 1
-    assert fetched["loaded"] == []
-
-
-def test_fetching_in_threads_imports_what_it_needs(clean_demo_lake: DemoLake, tmp_path: Path) -> None:
-    """The escape hatch (RLX_FETCH_IN_THREAD=1) fetches in this process, as before processes."""
-    fetched = _run(clean_demo_lake, tmp_path / "data", "fetch", {"RLX_FETCH_IN_THREAD": "1"})
     assert {"lakeapi", "pandas", "pyarrow"} <= set(fetched["loaded"])

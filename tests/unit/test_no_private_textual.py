@@ -59,7 +59,6 @@ NOT_TEXTUAL = frozenset(
         ("tests/functional/test_demo_lake.py", "main._login"),  # lakeapi's module state, reset between tests
         ("tests/functional/test_demo_lake.py", "lakeapi._config"),
         ("rlx_tui/runs/host.py", "os._exit"),
-        ("rlx_tui/sources/fetch_child.py", "os._exit"),  # a fetch process whose parent is gone
         ("tests/functional/prewarmed.py", "os._exit"),  # a forked child leaves without module teardown
         # botocore's API call, restored on our own clients against lakeapi's leaked botocache patch
         # (see the module's docstring; a test in test_service_listing.py reproduces the leak)
