@@ -8,7 +8,12 @@ in flight, plus how many events were folded and how many redraws that took, and
 the CPU time of the event loop's thread (per redraw): unlike the lag, that figure
 hardly moves when other processes load the machine.
 
-    .venv/bin/python bench/tui_lag.py [--days 35] [--size tiny] [--symbols 2]
+    .venv/bin/python bench/tui_lag.py [--days 35] [--size tiny] [--symbols 2] [--detached]
+
+By default the run is a foreground one (the engine and its fetch threads in the dashboard's own
+process: the worst case for the loop). ``--detached`` runs it as the dashboard does unless told
+otherwise: in a background host process the dashboard attaches to (there is then no in-process
+engine to count partitions in flight, so only the whole run's lag is printed).
 
 Target: p99 < 20 ms (issues 12 and 13).
 """
@@ -59,7 +64,10 @@ async def measure(args: argparse.Namespace, lake: DemoLake, data_dir: Path) -> i
         overrides={"source": "demo", "endpoint_url": lake.endpoint_url, "data_dir": data_dir, "workers": 2},
         environ={},
     )
-    app = RlxApp(settings, options=AppOptions(discover_extra_tables=False, remember=False, foreground=True))
+    app = RlxApp(
+        settings,
+        options=AppOptions(discover_extra_tables=False, remember=False, foreground=not args.detached),
+    )
     all_lags: list[float] = []
     busy_lags: list[float] = []
     running = True
@@ -117,7 +125,8 @@ async def measure(args: argparse.Namespace, lake: DemoLake, data_dir: Path) -> i
                 f"{per_redraw:.1f} ms per redraw (everything on the loop: events, engine tasks, drawing)"
             )
             print(describe("lag, whole run", all_lags))
-            print(describe("lag, 2 in flight", busy_lags))
+            if not args.detached:
+                print(describe("lag, 2 in flight", busy_lags))
             p99 = percentile([v * 1000 for v in all_lags], 99)
             verdict = "OK" if p99 < TARGET_P99_MS else "OVER TARGET"
             print(f"target p99 < {TARGET_P99_MS:.0f} ms: {verdict}")
@@ -131,6 +140,9 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=35)
     parser.add_argument("--size", default="tiny")
     parser.add_argument("--symbols", type=int, default=2)
+    parser.add_argument(
+        "--detached", action="store_true", help="run in a background host the dashboard attaches to"
+    )
     args = parser.parse_args()
     from loguru import logger
 

@@ -8,7 +8,11 @@ each run (and 2 s more) it records the process's RSS and how many objects the
 garbage collector keeps frozen, and throughout it records the event loop's lag
 (a task sleeping 10 ms again and again), the heap freezes included.
 
-    .venv/bin/python bench/tui_memory.py [--runs 5] [--days 35] [--size tiny] [--old-freeze]
+    .venv/bin/python bench/tui_memory.py [--runs 5] [--days 35] [--size tiny] [--old-freeze] [--detached]
+
+By default the runs are foreground ones (the engine in this process, the worst case for its memory
+and the loop); ``--detached`` runs them as the dashboard does unless told otherwise, each in a
+background host process the dashboard attaches to (the RSS is then the dashboard's alone).
 
 ``--old-freeze`` puts back the freeze as it was before issue 13 (a bare
 ``gc.freeze()``, which also freezes garbage not collected yet), to show the
@@ -52,7 +56,10 @@ async def measure(args: argparse.Namespace, lake: DemoLake, data_dir: Path) -> i
         overrides={"source": "demo", "endpoint_url": lake.endpoint_url, "data_dir": data_dir, "workers": 2},
         environ={},
     )
-    app = RlxApp(settings, options=AppOptions(discover_extra_tables=False, remember=False, foreground=True))
+    app = RlxApp(
+        settings,
+        options=AppOptions(discover_extra_tables=False, remember=False, foreground=not args.detached),
+    )
     run_lags: list[float] = []
     after_lags: list[float] = []
     phase = {"name": "idle"}
@@ -163,6 +170,9 @@ def main() -> int:
     parser.add_argument("--size", default="tiny")
     parser.add_argument("--symbols", type=int, default=2)
     parser.add_argument("--old-freeze", action="store_true", help="freeze the heap as before issue 13")
+    parser.add_argument(
+        "--detached", action="store_true", help="runs in background hosts the dashboard attaches to"
+    )
     args = parser.parse_args()
     from loguru import logger
 
