@@ -26,16 +26,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-TABLES = ("trades", "book")
-SYMBOLS = ("BTC-USDT", "ETH-USDT")
-EXCHANGE = "BINANCE"
+sys.path.insert(0, str(ROOT / "bench"))
+from engine_overhead import EXCHANGE, SYMBOLS, TABLES, child_env  # noqa: E402  (the same partitions)
 
 
 def bare_loops(endpoint: str, work: Path, groups: list[tuple[str, ...]], first: str, last: str) -> float:
     """Wall seconds for one ``bare_loop.py`` per symbol group, all started at once."""
-    env = dict(os.environ, TQDM_DISABLE="1")
-    env.pop("RLX_DATA_DIR", None)
+    env = child_env()
     started = time.perf_counter()
     processes = [
         subprocess.Popen(

@@ -11,6 +11,7 @@ bytecode whatever that variable says; the source files are not touched and
 
 from __future__ import annotations
 
+import argparse
 import compileall
 import os
 from pathlib import Path
@@ -26,3 +27,14 @@ def ensure_bytecode(enabled: bool = True) -> str:
         return f"rlx_tui bytecode: not compiled by the benchmark{note}"
     ok = compileall.compile_dir(PACKAGE, quiet=1)
     return f"rlx_tui bytecode: compiled as an installation has it{note}" + ("" if ok else " (some failed)")
+
+
+def baseline_root(parser: argparse.ArgumentParser, given: Path, compile_it: bool = True) -> Path:
+    """``--baseline DIR`` resolved: a checkout's root holding ``rlx_tui/`` (else the parser's error),
+    its bytecode compiled as this tree's is unless ``compile_it`` is false."""
+    root = given.resolve()
+    if not (root / "rlx_tui").is_dir():
+        parser.error(f"--baseline {root}: no rlx_tui/ there")
+    if compile_it:
+        compileall.compile_dir(root / "rlx_tui", quiet=1)
+    return root

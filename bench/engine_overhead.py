@@ -25,7 +25,6 @@ their own root (and this venv's packages), so they start the same way.
 from __future__ import annotations
 
 import argparse
-import compileall
 import datetime as dt
 import json
 import os
@@ -42,7 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from bytecode import ensure_bytecode  # noqa: E402
+from bytecode import baseline_root, ensure_bytecode  # noqa: E402
 
 BIN = Path(sys.executable).parent
 LABELS = ("bare loop", "--workers 1", "--workers 2")
@@ -215,11 +214,7 @@ def main() -> int:
     engines = {"": Engine((str(BIN / "rlx-tui"),))}
     labels: tuple[str, ...] = LABELS
     if args.baseline is not None:
-        base = args.baseline.resolve()
-        if not (base / "rlx_tui").is_dir():
-            parser.error(f"--baseline {base}: no rlx_tui/ there")
-        if not args.no_compile:
-            compileall.compile_dir(base / "rlx_tui", quiet=1)
+        base = baseline_root(parser, args.baseline, not args.no_compile)
         module = (sys.executable, "-m", "rlx_tui.cli")
         engines = {"": Engine(module, str(ROOT)), "base ": Engine(module, str(base))}
         labels = (*LABELS, "base --workers 1", "base --workers 2")

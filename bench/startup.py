@@ -31,7 +31,6 @@ The terminal is then closed (SIGHUP: the dashboard stops cleanly). Targets:
 from __future__ import annotations
 
 import argparse
-import compileall
 import os
 import pty
 import re
@@ -49,7 +48,7 @@ from fcntl import ioctl
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bytecode import ensure_bytecode
+from bytecode import baseline_root, ensure_bytecode
 
 BIN = Path(sys.executable).parent
 RLX = str(BIN / "rlx-tui")
@@ -176,11 +175,7 @@ def main() -> int:
     base_dir: Path | None = None
     rows = ROWS
     if args.baseline is not None:
-        base_dir = args.baseline.resolve()
-        if not (base_dir / "rlx_tui").is_dir():
-            parser.error(f"--baseline {base_dir}: no rlx_tui/ there")
-        if not args.no_compile:
-            compileall.compile_dir(base_dir / "rlx_tui", quiet=1)
+        base_dir = baseline_root(parser, args.baseline, not args.no_compile)
         rows = (*ROWS, *BASE_ROWS)
     print(f"rlx-tui start-up, {time.strftime('%Y-%m-%d %H:%M')}, {load()}", flush=True)
     print(ensure_bytecode(not args.no_compile), flush=True)

@@ -9,7 +9,6 @@ and tells the app only that a start was asked for (:class:`SelectionScreen.Start
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -88,7 +87,7 @@ class SelectionScreen(Screen[None]):
         self.summary_text = ""
         self.workspace_stack: ExitStack | None = None  # what closes the workspace this screen opened
         self.estimate_generation = 0
-        self.pickers_mounted = asyncio.Event()  # set once the pickers are mounted, after the first frame
+        self.pickers_mounted = False  # the pickers are mounted after the first frame (or at the listing)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -115,10 +114,12 @@ class SelectionScreen(Screen[None]):
         self.call_after_refresh(self._mount_pickers)
 
     async def _mount_pickers(self) -> None:
-        """Mount the pickers once the first frame is drawn (fewer widgets to style before it): empty and
-        under the loading indicator until the listing, which waits for them (:meth:`_source_listed`)."""
-        await self.query_one("#pickers").mount_all(selection_pickers())
-        self.pickers_mounted.set()
+        """Mount the pickers, once: after the first frame (fewer widgets to style before it), or by the
+        listing if it comes first (it must not wait for a call this screen's queue would have to run).
+        Empty, under the loading indicator, until the listing."""
+        if not self.pickers_mounted:
+            self.pickers_mounted = True
+            await self.query_one("#pickers").mount_all(selection_pickers())
 
     def begin(self) -> None:
         """Open the source (or list it again, if the workspace was given).
@@ -242,7 +243,7 @@ class SelectionScreen(Screen[None]):
     @on(SourceListed)
     async def _source_listed(self, message: SourceListed) -> None:
         message.stop()
-        await self.pickers_mounted.wait()  # a listing from the cache can come before they are mounted
+        await self._mount_pickers()  # a listing from the cache can come before the first frame
         workspace = self.context.workspace
         assert workspace is not None
         keep = self.discovery is not None
@@ -351,7 +352,7 @@ class SelectionScreen(Screen[None]):
             start_input.fallback = start
         if end is not None:
             end_input.fallback = end
-        if not self.pickers_mounted.is_set():  # the dates changed before the first frame was drawn
+        if not self.pickers_mounted:  # the dates changed before the first frame was drawn
             return
         tables = self.query_one("#tables", Picker).selected()
         symbols = self.query_one("#symbols", Picker).selected()
